@@ -1,0 +1,67 @@
+# The developer interface: each target calls one script in ci/ (CI runs the same scripts).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VERSION := $(shell tr -d '[:space:]' < proto-registry/VERSION)
+WHEEL := dist/bookshop_protos-$(VERSION)-py3-none-any.whl
+PROTOS := $(shell find proto-registry -name '*.proto')
+TOOLS := .venv/.tools
+INSTALLED := .venv/.installed
+
+.PHONY: help venv check-protos release-protos wheel publish install lint test run certs \
+        bench soak check-deploy check-images clean
+
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(TOOLS): ci/requirements-dev.txt
+	ci/venv.sh
+
+$(WHEEL): $(TOOLS) $(PROTOS) proto-registry/VERSION clients/python/setup.py \
+          clients/python/pyproject.toml clients/python/MANIFEST.in
+	ci/build_wheel.sh
+
+$(INSTALLED): $(WHEEL) recommendations-service/pyproject.toml marketplace-django/pyproject.toml
+	ci/install.sh
+
+venv: $(TOOLS) ## Create .venv/ with the pinned tools.
+
+check-protos: $(TOOLS) ## buf format, lint, and breaking check against the latest release.
+	ci/check_protos.sh
+
+release-protos: $(TOOLS) ## Record the registry's current version as a release (a buf image).
+	ci/release_protos.sh
+
+wheel: $(WHEEL) ## Build the bookshop-protos sdist and wheel into dist/.
+
+publish: $(WHEEL) ## Upload the sdist and wheel to the package index (local pypiserver by default).
+	ci/publish.sh
+
+install: $(INSTALLED) ## Install the wheel and both services into .venv/.
+
+lint: $(INSTALLED) ## ruff and mypy --strict over every distribution.
+	ci/lint.sh
+
+test: $(INSTALLED) ## Every check and test suite (what CI runs).
+	ci/test.sh
+
+run: $(INSTALLED) ## Run the whole bookshop in the foreground: http://127.0.0.1:8000/
+	ci/run.sh
+
+certs: $(TOOLS) ## Make a development CA, server and client certificates in certs/.
+	ci/certs.sh
+
+bench: $(INSTALLED) ## Benchmarks against the baselines; writes docs/benchmarks.md.
+	ci/bench.sh
+
+soak: $(INSTALLED) ## Load, restart, outage, bad-input and TLS scenarios; writes docs/reliability.md.
+	ci/soak.sh
+
+check-deploy: $(TOOLS) ## Render and validate the Kubernetes manifests, Dockerfiles and compose file.
+	ci/check_deploy.sh
+
+check-images: $(WHEEL) ## Build both images with podman and serve the homepage from containers.
+	ci/check_images.sh
+
+clean: ## Remove build outputs (keeps .venv/).
+	rm -rf dist clients/python/src clients/python/build

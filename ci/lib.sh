@@ -1,0 +1,29 @@
+# Shared helpers for the scripts in ci/: source it, do not run it.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+BIN="$VENV/bin"
+DIST="$ROOT/dist"
+export PATH="$BIN:$PATH"
+cd "$ROOT"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# need_apt COMMAND PACKAGE: install a Debian package when its command is missing.
+need_apt() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  log "installing $2 (provides $1)"
+  if [ "$(id -u)" -ne 0 ]; then die "$1 is missing: run 'sudo apt-get install -y $2'"; fi
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  fi
+}
+
+# protos_version: the registry's version, the one source of truth for the wheel's version.
+protos_version() { tr -d '[:space:]' < "$ROOT/proto-registry/VERSION"; }
+
+# protos_wheel: the path of the wheel `make wheel` builds for the current registry version.
+protos_wheel() { printf '%s/bookshop_protos-%s-py3-none-any.whl' "$DIST" "$(protos_version)"; }

@@ -1,0 +1,1 @@
+"""The bookshop's website, Online Books For You."""
