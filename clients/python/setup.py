@@ -1,8 +1,8 @@
 """Build-time code generation for the bookshop-protos distribution.
 
-The .proto files are the only source: protoc (from the pinned grpcio-tools) and mypy-protobuf write
-the Python modules and their stubs into ``src/`` while the distribution is built, so no generated file
-is ever committed. Built from the repository, the protos and the version come from
+The .proto files are the only source: protoc (from the pinned grpcio-tools) and mypy-protobuf
+write the Python modules and their stubs into ``src/`` while the distribution is built, so no
+generated file is ever committed. Built from the repository, the protos and the version come from
 ``../../proto-registry``; built from the sdist, from the sdist's own copy in ``proto/``.
 
 setuptools runs ``egg_info`` before ``build_py`` in every build route and checks there that the
@@ -18,7 +18,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from setuptools import Command, setup
+from setuptools import setup
 from setuptools.command.build_py import build_py
 from setuptools.command.egg_info import egg_info
 from setuptools.command.sdist import sdist
@@ -114,16 +114,15 @@ class _SdistWithProtos(sdist):
 
 
 _ROOT = _proto_root()
-_COMMANDS: dict[str, type[Command]] = {
-    "egg_info": _GenerateOnEggInfo,
-    "build_py": _GenerateOnBuildPy,
-    "sdist": _SdistWithProtos,
-}
 
 setup(
     version=(_ROOT / "VERSION").read_text(encoding="utf-8").strip(),
     package_dir={"": "src"},
     packages=_packages(_protos(_ROOT)),
     package_data={"": ["*.pyi", "*.proto", "py.typed"]},
-    cmdclass=_COMMANDS,
+    cmdclass={
+        "egg_info": _GenerateOnEggInfo,
+        "build_py": _GenerateOnBuildPy,
+        "sdist": _SdistWithProtos,
+    },
 )

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Everything CI checks, in dependency order: registry, wheel, services, website, deployment, soak.
+source "$(dirname "$0")/lib.sh"
+
+log "proto registry: format, lint, breaking"
+ci/check_protos.sh
+
+log "lint: ruff and mypy --strict"
+ci/lint.sh
+
+log "registry and wheel tests"
+pytest -q tests/registry
+(cd clients/python && pytest -q tests)
+
+log "recommendations service tests"
+(cd recommendations-service && pytest -q)
+
+log "marketplace tests"
+(cd marketplace-django && pytest -q)
+
+log "end-to-end tests"
+ci/e2e.sh
+
+log "deployment checks"
+ci/check_deploy.sh
+
+log "soak (short)"
+ci/soak.sh --short
