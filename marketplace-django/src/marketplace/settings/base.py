@@ -1,0 +1,128 @@
+"""Settings shared by every environment, read from the process environment.
+
+`dev`, `prod` and `test` import everything from here and change only what differs. Every
+variable is read through `marketplace.settings.environment`, which names the variable and the
+accepted form when a value is unusable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+from marketplace.settings import environment as env
+
+DEBUG = False
+SECRET_KEY = env.string("DJANGO_SECRET_KEY", "")
+ALLOWED_HOSTS = env.words("DJANGO_ALLOWED_HOSTS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "storefront",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "marketplace.metrics.RequestMetricsMiddleware",
+    "marketplace.security.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "marketplace.urls"
+WSGI_APPLICATION = "marketplace.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "storefront.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+
+def _database(url: str) -> dict[str, Any]:
+    try:
+        return dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+    except ValueError:
+        env.refuse(
+            "DATABASE_URL",
+            "is not a database URL",
+            "sqlite:///PATH or postgres://USER:PASSWORD@HOST:5432/NAME",
+        )
+
+
+# SQLite in the working directory unless DATABASE_URL names another database (PostgreSQL in
+# production). The site stores only Django's own tables: sessions live in signed cookies.
+DATABASES = {"default": _database(env.string("DATABASE_URL", "sqlite:///db.sqlite3"))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Signed-cookie sessions keep a page view free of database writes: the only thing a visitor's
+# session holds is the anonymous personalisation id.
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_COOKIE_AGE = 365 * 24 * 60 * 60
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT: Path | None = Path(env.string("DJANGO_STATIC_ROOT", "staticfiles")).resolve()
+
+# Security headers on every response. Django sends nosniff, the referrer policy and the
+# opener policy from SecurityMiddleware and X-Frame-Options from XFrameOptionsMiddleware.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# The Content-Security-Policy, in the shape of Django 6's SECURE_CSP so that moving to its
+# built-in middleware later is a one-line change: nothing but the site itself may be loaded.
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "object-src": ["'none'"],
+}
+
+# The recommendations service: a full gRPC target, or host and port.
+RECOMMENDATIONS_TARGET = env.optional("RECOMMENDATIONS_TARGET") or "{}:{}".format(
+    env.string("RECOMMENDATIONS_HOST", "localhost"),
+    env.integer("RECOMMENDATIONS_PORT", 50051, minimum=1, maximum=65535),
+)
+RECOMMENDATIONS_TIMEOUT_SECONDS = env.seconds("RECOMMENDATIONS_TIMEOUT_SECONDS", 0.3)
+RECOMMENDATIONS_TLS_CA = env.readable_file("RECOMMENDATIONS_TLS_CA")
+RECOMMENDATIONS_TLS_CLIENT_CERT = env.readable_file("RECOMMENDATIONS_TLS_CLIENT_CERT")
+RECOMMENDATIONS_TLS_CLIENT_KEY = env.readable_file("RECOMMENDATIONS_TLS_CLIENT_KEY")
+if (RECOMMENDATIONS_TLS_CLIENT_CERT is None) != (RECOMMENDATIONS_TLS_CLIENT_KEY is None):
+    env.refuse(
+        "RECOMMENDATIONS_TLS_CLIENT_KEY",
+        "and RECOMMENDATIONS_TLS_CLIENT_CERT must be set together",
+        "the PEM paths of the client's private key and certificate, for mutual TLS",
+    )
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.string("DJANGO_LOG_LEVEL", "INFO").upper()},
+}

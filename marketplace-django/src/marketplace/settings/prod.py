@@ -1,0 +1,41 @@
+"""Production settings: a real secret key and host list are required; HTTPS everywhere.
+
+With the defaults here `manage.py check --deploy` reports no issues. Behind a proxy that
+terminates TLS, the proxy must set `X-Forwarded-Proto: https` (and strip it from clients).
+"""
+
+from __future__ import annotations
+
+from marketplace.settings import environment as env
+from marketplace.settings.base import *  # noqa: F403
+
+_KEY_FORM = (
+    "a random string of at least 50 characters, "
+    "e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+)
+
+DEBUG = False
+SECRET_KEY = env.required("DJANGO_SECRET_KEY", _KEY_FORM)
+if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
+    env.refuse("DJANGO_SECRET_KEY", "is too weak", _KEY_FORM)
+ALLOWED_HOSTS = env.words("DJANGO_ALLOWED_HOSTS", [])
+if not ALLOWED_HOSTS:
+    env.refuse(
+        "DJANGO_ALLOWED_HOSTS", "is not set", "comma-separated host names, e.g. books.example.com"
+    )
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# Plain HTTP is redirected to HTTPS, except the endpoints that probes and Prometheus call
+# inside the cluster. DJANGO_SECURE_SSL_REDIRECT=false is for local runs over plain HTTP.
+SECURE_SSL_REDIRECT = env.boolean("DJANGO_SECURE_SSL_REDIRECT", True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True

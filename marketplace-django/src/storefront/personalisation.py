@@ -1,0 +1,38 @@
+"""The personalisation key sent to the recommendations service as `user_id`.
+
+A signed-in reader is known by their user id; anyone else gets a random id that is kept in
+their session, so their recommendations stay the same from page to page.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+SESSION_KEY = "storefront_reader_id"
+_INT32_LIMIT = 2**31
+
+
+def as_user_id(value: int) -> int:
+    """Map any integer into the non-negative int32 range that `user_id` accepts.
+
+    >>> as_user_id(42), as_user_id(2**31 + 5), as_user_id(-1)
+    (42, 5, 2147483647)
+    """
+    return value % _INT32_LIMIT
+
+
+def reader_id(request: HttpRequest) -> int:
+    """The personalisation key of the reader making `request`."""
+    user = request.user
+    if user.is_authenticated:
+        return as_user_id(int(user.pk))
+    stored = request.session.get(SESSION_KEY)
+    if isinstance(stored, int) and 0 <= stored < _INT32_LIMIT:
+        return stored
+    fresh = secrets.randbelow(_INT32_LIMIT)
+    request.session[SESSION_KEY] = fresh
+    return fresh

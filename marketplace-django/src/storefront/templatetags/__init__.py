@@ -1,0 +1,3 @@
+"""Template filters of the storefront."""
+
+from __future__ import annotations

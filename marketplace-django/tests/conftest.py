@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import grpc
+import pytest
+from prometheus_client import REGISTRY
+
+from storefront import recommendations
+from tests.servers import ScriptedServicer, start, unused_port
+
+
+@pytest.fixture
+def servicer():
+    return ScriptedServicer()
+
+
+@pytest.fixture
+def recommendations_server(servicer, settings):
+    """A real recommendations server on an ephemeral port, which the site is pointed at."""
+    server, port = start(servicer)
+    settings.RECOMMENDATIONS_TARGET = f"127.0.0.1:{port}"
+    recommendations.close()
+    yield servicer
+    servicer.released.set()
+    server.stop(grace=0)
+    recommendations.close()
+
+
+@pytest.fixture
+def nothing_listening(settings):
+    """The site pointed at a port where no server listens."""
+    settings.RECOMMENDATIONS_TARGET = f"127.0.0.1:{unused_port()}"
+    recommendations.close()
+    yield
+    recommendations.close()
+
+
+@pytest.fixture
+def calls_counted():
+    """How many recommendation calls ended with a given gRPC code since the test began."""
+    name = "marketplace_recommendations_calls_total"
+
+    def value(code: str) -> float:
+        return REGISTRY.get_sample_value(name, {"grpc_code": code}) or 0.0
+
+    before = {code.name: value(code.name) for code in grpc.StatusCode}
+    return lambda code: value(code) - before[code]

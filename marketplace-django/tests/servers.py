@@ -1,0 +1,57 @@
+"""A real gRPC server for the tests: the generated servicer, with scripted behaviour."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from concurrent import futures
+
+import grpc
+from bookshop.recommendations.v1 import recommendations_pb2, recommendations_pb2_grpc
+
+
+class ScriptedServicer(recommendations_pb2_grpc.RecommendationsServiceServicer):
+    """Answers like the real service, or slowly, or with an error, as a test sets it up."""
+
+    def __init__(self) -> None:
+        self.requests: list[recommendations_pb2.RecommendRequest] = []
+        self.peers: list[str] = []
+        self.delay = 0.0
+        self.error: tuple[grpc.StatusCode, str] | None = None
+        self.released = threading.Event()
+        self._lock = threading.Lock()
+
+    def Recommend(self, request, context):  # noqa: N802  (the generated servicer's name)
+        with self._lock:
+            self.requests.append(request)
+            self.peers.append(context.peer())
+        if self.delay:
+            self.released.wait(self.delay)
+        if self.error is not None:
+            context.abort(*self.error)
+        category = recommendations_pb2.BookCategory.Name(request.category)
+        count = min(request.max_results or 3, 10)
+        return recommendations_pb2.RecommendResponse(
+            recommendations=[
+                recommendations_pb2.BookRecommendation(
+                    id=request.category * 100 + number, title=f"{category} title {number}"
+                )
+                for number in range(1, count + 1)
+            ]
+        )
+
+
+def start(servicer: ScriptedServicer) -> tuple[grpc.Server, int]:
+    """Serve `servicer` on an ephemeral loopback port; returns the server and its port."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    recommendations_pb2_grpc.add_RecommendationsServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, port
+
+
+def unused_port() -> int:
+    """A loopback port that nothing listens on (bound by the OS, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

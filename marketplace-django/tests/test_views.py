@@ -1,0 +1,181 @@
+"""The storefront's pages against a real gRPC server (or none), through Django's test client."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+import grpc
+import pytest
+
+BOOK = re.compile(r'data-book-id="(\d+)"')
+
+
+def get_timed(client, path):
+    started = time.perf_counter()
+    response = client.get(path)
+    return response, time.perf_counter() - started
+
+
+@pytest.mark.django_db
+def test_homepage_shows_three_mystery_books(client, recommendations_server, calls_counted):
+    response = client.get("/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "<title>Online Books For You</title>" in page
+    assert "Mystery books you may like" in page
+    assert BOOK.findall(page) == ["101", "102", "103"]
+    assert "BOOK_CATEGORY_MYSTERY title 1" in page
+    assert "unavailable" not in page
+    (request,) = recommendations_server.requests
+    assert request.max_results == 3
+    assert calls_counted("OK") == 1
+
+
+@pytest.mark.django_db
+def test_homepage_links_every_category(client, recommendations_server):
+    page = client.get("/").content.decode()
+
+    for slug in ("science-fiction", "mystery", "self-help"):
+        assert f'href="/category/{slug}/"' in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("slug", "category", "label"),
+    [
+        ("science-fiction", 2, "Science fiction"),
+        ("mystery", 1, "Mystery"),
+        ("self-help", 3, "Self-help"),
+    ],
+)
+def test_category_page_shows_up_to_ten_books(client, recommendations_server, slug, category, label):
+    response = client.get(f"/category/{slug}/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert BOOK.findall(page) == [str(category * 100 + n) for n in range(1, 11)]
+    assert f'<h1 id="category-title">{label}</h1>' in page
+    assert page.count("<h1") == 1
+    assert 'aria-current="page"' in page
+    (request,) = recommendations_server.requests
+    assert (request.category, request.max_results) == (category, 10)
+
+
+@pytest.mark.django_db
+def test_unknown_category_is_a_404_page(client, recommendations_server):
+    response = client.get("/category/poetry/")
+
+    assert response.status_code == 404
+    assert "We could not find that page" in response.content.decode()
+    assert recommendations_server.requests == []
+
+
+@pytest.mark.django_db
+def test_nothing_listening_degrades_within_the_deadline(
+    client, nothing_listening, settings, calls_counted
+):
+    client.get("/")  # the first request pays for loading templates, not for the service
+    response, elapsed = get_timed(client, "/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Recommendations are unavailable right now." in page
+    assert "Browse by category" in page
+    assert BOOK.findall(page) == []
+    assert elapsed < settings.RECOMMENDATIONS_TIMEOUT_SECONDS + 0.05
+    assert calls_counted("UNAVAILABLE") == 2
+
+
+@pytest.mark.django_db
+def test_slow_server_degrades_after_the_deadline(
+    client, recommendations_server, settings, calls_counted
+):
+    recommendations_server.delay = 5.0
+
+    response, elapsed = get_timed(client, "/category/mystery/")
+
+    assert response.status_code == 200
+    assert "Recommendations are unavailable right now." in response.content.decode()
+    assert elapsed >= settings.RECOMMENDATIONS_TIMEOUT_SECONDS
+    assert elapsed < settings.RECOMMENDATIONS_TIMEOUT_SECONDS + 0.05
+    assert calls_counted("DEADLINE_EXCEEDED") == 1
+
+
+@pytest.mark.django_db
+def test_error_status_degrades_and_logs_a_warning(
+    client, recommendations_server, caplog, calls_counted
+):
+    recommendations_server.error = (grpc.StatusCode.INTERNAL, "catalog is corrupt")
+
+    with caplog.at_level(logging.WARNING, logger="storefront.recommendations"):
+        response = client.get("/category/self-help/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Recommendations are unavailable right now." in page
+    assert '<h1 id="category-title">Self-help</h1>' in page
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert "INTERNAL" in record.getMessage()
+    assert "catalog is corrupt" in record.getMessage()
+    assert calls_counted("INTERNAL") == 1
+
+
+@pytest.mark.django_db
+def test_unavailable_is_retried_by_the_channel(client, recommendations_server, calls_counted):
+    recommendations_server.error = (grpc.StatusCode.UNAVAILABLE, "restarting")
+
+    response = client.get("/")
+
+    assert "Recommendations are unavailable right now." in response.content.decode()
+    assert len(recommendations_server.requests) == 3
+    assert calls_counted("UNAVAILABLE") == 1
+
+
+@pytest.mark.django_db
+def test_every_response_carries_the_security_headers(client, recommendations_server):
+    for path in ("/", "/category/mystery/", "/category/nope/", "/healthz"):
+        response = client.get(path)
+
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["X-Frame-Options"] == "DENY"
+        assert response["Referrer-Policy"] == "same-origin"
+        policy = response["Content-Security-Policy"]
+        assert "default-src 'self'" in policy
+        assert "frame-ancestors 'none'" in policy
+
+
+def test_healthz_calls_no_dependency(client, nothing_listening, calls_counted):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert calls_counted("UNAVAILABLE") == 0
+
+
+@pytest.mark.django_db
+def test_readyz_answers_when_the_database_does(client):
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.content == b"ready\n"
+
+
+@pytest.mark.django_db
+def test_metrics_count_requests_per_view_and_call_outcomes(client, nothing_listening):
+    client.get("/")
+    client.get("/category/mystery/")
+
+    response = client.get("/metrics")
+
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert 'marketplace_recommendations_calls_total{grpc_code="UNAVAILABLE"}' in text
+    assert re.search(
+        r'marketplace_http_requests_total\{method="GET",status="200",view="storefront:home"\} \d',
+        text,
+    )
+    bucket = 'marketplace_http_request_duration_seconds_bucket{le="0.5",view="storefront:category"}'
+    assert bucket in text
