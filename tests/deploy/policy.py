@@ -127,12 +127,12 @@ def _env_value(container: Manifest, name: str) -> str | None:
     return None if item is None else item.get("value")
 
 
-def _int_env(container: Manifest, name: str, default: int | None = None) -> int | None:
+def _number_env(container: Manifest, name: str, default: float | None = None) -> float | None:
     value = _env_value(container, name)
     if value is None:
         return default
     try:
-        return int(value)
+        return float(value)
     except ValueError:
         return None
 
@@ -358,8 +358,8 @@ def _shutdown(rendered: Rendered, expect: Expectations) -> Iterator[Violation]:
         return
     container = _main_container(deployment)
     where = _where(deployment, container)
-    drain = _int_env(container, "RECOMMENDATIONS_DRAIN_SECONDS")
-    grace = _int_env(container, "RECOMMENDATIONS_GRACE_SECONDS", DEFAULT_GRACE_SECONDS)
+    drain = _number_env(container, "RECOMMENDATIONS_DRAIN_SECONDS")
+    grace = _number_env(container, "RECOMMENDATIONS_GRACE_SECONDS", DEFAULT_GRACE_SECONDS)
     budget = _pod(deployment).get("terminationGracePeriodSeconds", 30)
     if drain is None or not 1 <= drain <= MAX_DRAIN_SECONDS:
         yield Violation(
@@ -371,7 +371,7 @@ def _shutdown(rendered: Rendered, expect: Expectations) -> Iterator[Violation]:
             where,
             f"terminationGracePeriodSeconds {budget} must exceed drain {drain} + grace {grace}",
         )
-    age = _int_env(container, MAX_CONNECTION_AGE_ENV)
+    age = _number_env(container, MAX_CONNECTION_AGE_ENV)
     if age is None or age <= 0:
         yield Violation("max-connection-age", where, f"{MAX_CONNECTION_AGE_ENV} is not set > 0")
 
@@ -384,9 +384,9 @@ def _grpc_probes(rendered: Rendered, expect: Expectations) -> Iterator[Violation
     container = _main_container(deployment)
     tls_on = _env_value(container, "RECOMMENDATIONS_TLS_CERT") is not None
     plaintext = (
-        _int_env(container, "RECOMMENDATIONS_HEALTH_PORT", HEALTH_PORT)
+        _number_env(container, "RECOMMENDATIONS_HEALTH_PORT", HEALTH_PORT)
         if tls_on
-        else _int_env(container, "RECOMMENDATIONS_PORT", GRPC_PORT)
+        else _number_env(container, "RECOMMENDATIONS_PORT", GRPC_PORT)
     )
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         port = container.get(probe, {}).get("grpc", {}).get("port")
