@@ -3,8 +3,8 @@ from __future__ import annotations
 import grpc
 import pytest
 from prometheus_client import REGISTRY
-
 from storefront import recommendations
+
 from tests.servers import ScriptedServicer, start, unused_port
 
 

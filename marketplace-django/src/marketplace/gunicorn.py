@@ -15,6 +15,7 @@ first imported, so this file sets it before the application is loaded.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -34,9 +35,16 @@ preload_app = True
 timeout = 30
 graceful_timeout = 20
 
-_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-if _own_metrics_dir:
+
+def _remove_own_metrics_dir(directory: str, master: int) -> None:
+    # Workers inherit atexit hooks through fork; only the master may remove the directory.
+    if os.getpid() == master:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="marketplace-metrics-")
+    atexit.register(_remove_own_metrics_dir, os.environ["PROMETHEUS_MULTIPROC_DIR"], os.getpid())
 _metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 
@@ -56,9 +64,3 @@ def child_exit(server: object, worker: _Worker) -> None:
     from prometheus_client import multiprocess  # noqa: PLC0415  (after the directory is set)
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
-
-
-def on_exit(server: object) -> None:
-    """Remove the metrics directory if this configuration created it."""
-    if _own_metrics_dir:
-        shutil.rmtree(_metrics_dir, ignore_errors=True)

@@ -1,0 +1,102 @@
+"""Production settings: `check --deploy` is clean, and bad configuration stops with one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MANAGE = Path(__file__).resolve().parents[1] / "manage.py"
+GOOD_KEY = "k3Y-" + "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+
+
+def production(*args, cwd=None, **env):
+    """Run `args` with production settings and only the environment given here."""
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "RECOMMENDATIONS_", "DATABASE_URL"))
+    }
+    base["DJANGO_SETTINGS_MODULE"] = "marketplace.settings.prod"
+    return subprocess.run(
+        list(args),
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def manage(*args, **env):
+    return production(sys.executable, str(MANAGE), *args, **env)
+
+
+def test_check_deploy_reports_no_issues():
+    result = manage("check", "--deploy", DJANGO_SECRET_KEY=GOOD_KEY, DJANGO_ALLOWED_HOSTS="shop")
+
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DJANGO_ALLOWED_HOSTS": "shop"}, "error: DJANGO_SECRET_KEY is not set: "),
+        (
+            {"DJANGO_ALLOWED_HOSTS": "shop", "DJANGO_SECRET_KEY": "django-insecure-" + "x" * 50},
+            "error: DJANGO_SECRET_KEY is too weak: ",
+        ),
+        ({"DJANGO_SECRET_KEY": GOOD_KEY}, "error: DJANGO_ALLOWED_HOSTS is not set: "),
+        (
+            {"DJANGO_SECRET_KEY": GOOD_KEY, "DJANGO_ALLOWED_HOSTS": "shop", "DATABASE_URL": "x"},
+            "error: DATABASE_URL is not a database URL: ",
+        ),
+        (
+            {
+                "DJANGO_SECRET_KEY": GOOD_KEY,
+                "DJANGO_ALLOWED_HOSTS": "shop",
+                "RECOMMENDATIONS_PORT": "http",
+            },
+            "error: RECOMMENDATIONS_PORT is not an integer: ",
+        ),
+        (
+            {
+                "DJANGO_SECRET_KEY": GOOD_KEY,
+                "DJANGO_ALLOWED_HOSTS": "shop",
+                "RECOMMENDATIONS_TLS_CA": "/nonexistent/ca.pem",
+            },
+            "error: RECOMMENDATIONS_TLS_CA is not a readable file: ",
+        ),
+    ],
+)
+def test_bad_configuration_stops_with_one_line_and_status_2(env, message):
+    result = manage("check", **env)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(message)
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_gunicorn_refuses_to_start_without_a_secret_key(tmp_path):
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+
+    result = production(
+        str(gunicorn),
+        "-c",
+        "python:marketplace.gunicorn",
+        "marketplace.wsgi",
+        cwd=tmp_path,
+        DJANGO_ALLOWED_HOSTS="shop",
+        GUNICORN_BIND="127.0.0.1:0",
+    )
+
+    assert result.returncode == 2
+    assert "error: DJANGO_SECRET_KEY is not set: " in result.stderr
+    assert "Traceback" not in result.stderr
