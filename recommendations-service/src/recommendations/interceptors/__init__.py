@@ -1,0 +1,17 @@
+"""Server interceptors, one concern each: access logs, Prometheus metrics, exceptions to status."""
+
+from __future__ import annotations
+
+from recommendations.interceptors.access_log import AccessLogInterceptor
+from recommendations.interceptors.base import UnaryBehavior, UnaryInterceptor
+from recommendations.interceptors.exceptions import ExceptionToStatusInterceptor
+from recommendations.interceptors.metrics import MetricsInterceptor, ServerMetrics
+
+__all__ = [
+    "AccessLogInterceptor",
+    "ExceptionToStatusInterceptor",
+    "MetricsInterceptor",
+    "ServerMetrics",
+    "UnaryBehavior",
+    "UnaryInterceptor",
+]

@@ -1,0 +1,68 @@
+"""The shared shape of our interceptors: wrap each method's behaviour once, then reuse it."""
+
+from __future__ import annotations
+
+import abc
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import grpc
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+UnaryBehavior: TypeAlias = "Callable[[Any, grpc.ServicerContext], Any]"
+
+
+class UnaryInterceptor(grpc.ServerInterceptor, abc.ABC):
+    """A server interceptor that decorates unary-unary methods, building each wrapper once.
+
+    grpc-interceptor's `ServerInterceptor` builds a new method handler on every call; measured on
+    this service that costs about 15% more server CPU per call than building each method's wrapped
+    handler once and caching it by method name, which is what this class does (see
+    docs/benchmarks.md). Only methods that resolve to a handler are cached, so the cache is
+    bounded by the services registered; streaming methods pass through untouched.
+    """
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        """Return the cached wrapped handler of the method, wrapping it on first use."""
+        method = handler_call_details.method
+        handler = self._handlers.get(method)
+        if handler is not None:
+            return handler
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            self.wrap(method, handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        self._handlers[method] = wrapped
+        return wrapped
+
+    @abc.abstractmethod
+    def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
+        """Return `behavior` decorated with this interceptor's concern, for `method`."""
+
+
+def short_method_name(method: str) -> str:
+    """Return the rpc name of a full method path: `/pkg.Service/Recommend` -> `Recommend`."""
+    return method.rsplit("/", 1)[-1]
+
+
+def status_name(context: grpc.ServicerContext, *, failed: bool = False) -> str:
+    """Return the status code name a finished call carries, e.g. `OK` or `INVALID_ARGUMENT`.
+
+    A call that raised without a status reaches the client as UNKNOWN; pass `failed=True` then.
+    """
+    code = context.code()
+    if code is None:
+        return "UNKNOWN" if failed else "OK"
+    return code.name

@@ -1,0 +1,45 @@
+"""Exceptions to status codes: expected errors keep their code, anything else is INTERNAL."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from grpc_interceptor.exceptions import GrpcException
+
+from recommendations.interceptors.base import UnaryInterceptor
+
+if TYPE_CHECKING:
+    from recommendations.interceptors.base import UnaryBehavior
+
+_log = logging.getLogger(__name__)
+
+INTERNAL_DETAILS = "internal error"
+"""The only details a client sees for an unexpected failure (the traceback goes to the log)."""
+
+
+class ExceptionToStatusInterceptor(UnaryInterceptor):
+    """Turns exceptions raised by a servicer into gRPC statuses.
+
+    A `grpc_interceptor.exceptions.GrpcException` (e.g. `InvalidArgument("user_id ...")`) becomes
+    its own code and details. A call the servicer already aborted keeps its status. Anything else
+    is logged once with its traceback and becomes INTERNAL with a generic message, so no internal
+    detail leaks to clients.
+    """
+
+    def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
+        """Return `behavior` with its exceptions turned into statuses."""
+
+        def handle(request: Any, context: grpc.ServicerContext) -> Any:
+            try:
+                return behavior(request, context)
+            except GrpcException as error:
+                context.abort(error.status_code, error.details)
+            except Exception:
+                if context.code() is not None:  # already aborted with a chosen status
+                    raise
+                _log.exception("unexpected error in %s", method, extra={"grpc_method": method})
+                context.abort(grpc.StatusCode.INTERNAL, INTERNAL_DETAILS)
+
+        return handle

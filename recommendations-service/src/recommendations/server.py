@@ -1,0 +1,221 @@
+"""Composition: the gRPC server with its servicer, health, reflection, interceptors, TLS and metrics.
+
+`start` builds and starts everything and returns a `RunningServer`; `serve` is the process's main
+loop: start, wait for SIGTERM or SIGINT, then shut down gracefully.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from concurrent import futures
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
+
+from recommendations.interceptors import (
+    AccessLogInterceptor,
+    ExceptionToStatusInterceptor,
+    MetricsInterceptor,
+    ServerMetrics,
+)
+from recommendations.recommender import Recommender
+from recommendations.servicer import SERVICE_NAME, RecommendationsServicer, add_to_server
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType
+    from wsgiref.simple_server import WSGIServer
+
+    from recommendations.catalog import Catalog
+    from recommendations.settings import Settings, TlsFiles
+
+MAX_REQUEST_BYTES = 64 * 1024
+"""Requests larger than this are refused with RESOURCE_EXHAUSTED before any handler runs."""
+
+_log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The server cannot start (a port is taken, a TLS file is unreadable); one line for humans."""
+
+
+@dataclass
+class RunningServer:
+    """A started server and what belongs to it; `shutdown` stops it gracefully."""
+
+    settings: Settings
+    server: grpc.Server
+    health: health.HealthServicer
+    health_server: grpc.Server | None
+    metrics_http: WSGIServer
+    port: int
+    health_port: int | None
+    metrics_port: int
+    registry: CollectorRegistry
+
+    def shutdown(self) -> None:
+        """Report NOT_SERVING, keep serving for the drain delay, then stop within the grace."""
+        self.health.enter_graceful_shutdown()
+        _log.info(
+            "draining",
+            extra={"fields": {"drain_seconds": self.settings.drain_seconds}},
+        )
+        time.sleep(self.settings.drain_seconds)
+        grace = self.settings.grace_seconds
+        stopped = [self.server.stop(grace)]
+        if self.health_server is not None:
+            stopped.append(self.health_server.stop(grace))
+        for event in stopped:
+            event.wait()
+        self.metrics_http.shutdown()
+        self.metrics_http.server_close()
+        _log.info("stopped")
+
+
+def start(settings: Settings, catalog: Catalog) -> RunningServer:
+    """Build, bind and start the server for `catalog`; raise `StartupError` if it cannot."""
+    # Each server has its own registry, so several servers in one process (tests) count apart.
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    # Outermost first: the access log sees the final status and full latency; exceptions are
+    # turned into statuses innermost, so metrics and logs count INTERNAL, not a raw exception.
+    interceptors = [
+        AccessLogInterceptor(),
+        MetricsInterceptor(ServerMetrics(registry)),
+        ExceptionToStatusInterceptor(),
+    ]
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="grpc"),
+        interceptors=interceptors,
+        options=_channel_options(settings),
+    )
+    add_to_server(RecommendationsServicer(Recommender(catalog)), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if settings.reflection:
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+    address = f"{settings.bind}:{settings.port}"
+    health_server = None
+    health_port = None
+    if settings.tls is None:
+        port = _bind(address, lambda: server.add_insecure_port(address))
+    else:
+        credentials = _server_credentials(settings.tls)
+        port = _bind(address, lambda: server.add_secure_port(address, credentials))
+        # Kubernetes' gRPC probes speak plaintext only: a separate server, health and nothing else.
+        health_server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="health"),
+            options=[("grpc.so_reuseport", 0)],
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
+        health_address = f"{settings.bind}:{settings.health_port}"
+        health_port = _bind(health_address, lambda: health_server.add_insecure_port(health_address))
+    metrics_http = _start_metrics(settings, registry)
+    server.start()
+    if health_server is not None:
+        health_server.start()
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(
+        settings=settings,
+        server=server,
+        health=health_servicer,
+        health_server=health_server,
+        metrics_http=metrics_http,
+        port=port,
+        health_port=health_port,
+        metrics_port=metrics_http.server_port,
+        registry=registry,
+    )
+
+
+def serve(settings: Settings, catalog: Catalog) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully (the caller exits with 0)."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        _log.info("signal received", extra={"fields": {"signal": signal.Signals(signum).name}})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    running = start(settings, catalog)
+    _log.info(
+        "serving",
+        extra={
+            "fields": {
+                "port": running.port,
+                "health_port": running.health_port,
+                "metrics_port": running.metrics_port,
+                "tls": settings.tls is not None,
+                "mutual_tls": settings.tls is not None and settings.tls.client_ca is not None,
+            }
+        },
+    )
+    stop.wait()
+    running.shutdown()
+
+
+def _channel_options(settings: Settings) -> list[tuple[str, int]]:
+    def ms(seconds: float) -> int:
+        return int(seconds * 1000)
+
+    return [
+        ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+        ("grpc.keepalive_time_ms", ms(settings.keepalive_seconds)),
+        ("grpc.keepalive_timeout_ms", ms(settings.keepalive_timeout_seconds)),
+        ("grpc.max_connection_age_ms", ms(settings.max_connection_age_seconds)),
+        ("grpc.max_connection_age_grace_ms", ms(settings.max_connection_age_grace_seconds)),
+        # Clients may keep idle connections alive with pings, but no more often than every 10 s.
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+        # A taken port must fail start-up, not be silently shared with another process.
+        ("grpc.so_reuseport", 0),
+    ]
+
+
+def _bind(address: str, add_port: Callable[[], int]) -> int:
+    try:
+        return add_port()
+    except RuntimeError:
+        raise StartupError(f"cannot listen on {address}: the port is taken or invalid") from None
+
+
+def _server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
+    try:
+        key = tls.key.read_bytes()
+        cert = tls.cert.read_bytes()
+        client_ca = tls.client_ca.read_bytes() if tls.client_ca is not None else None
+    except OSError as error:
+        raise StartupError(f"cannot read TLS file {error.filename}: {error.strerror}") from None
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+def _start_metrics(settings: Settings, registry: CollectorRegistry) -> WSGIServer:
+    host = settings.bind.removeprefix("[").removesuffix("]")
+    try:
+        httpd, _thread = start_http_server(settings.metrics_port, addr=host, registry=registry)
+    except OSError as error:
+        raise StartupError(
+            f"cannot serve metrics on port {settings.metrics_port}: {error.strerror}"
+        ) from None
+    return httpd

@@ -1,0 +1,94 @@
+"""The gRPC face of the recommender: protobuf in, domain call, protobuf out.
+
+This is the only module that imports the generated `bookshop.recommendations.v1` code.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+import grpc
+from bookshop.recommendations.v1 import recommendations_pb2 as pb
+from bookshop.recommendations.v1 import recommendations_pb2_grpc as pb_grpc
+from google.protobuf.message import DecodeError
+from grpc_interceptor.exceptions import InvalidArgument
+
+from recommendations.domain import Category, InvalidRequestError
+
+if TYPE_CHECKING:
+    from recommendations.recommender import Recommender
+
+SERVICE_NAME: Final = pb.DESCRIPTOR.services_by_name["RecommendationsService"].full_name
+"""The full name of the service, as health checking and reflection know it."""
+
+_CATEGORIES: Final = {
+    pb.BOOK_CATEGORY_MYSTERY: Category.MYSTERY,
+    pb.BOOK_CATEGORY_SCIENCE_FICTION: Category.SCIENCE_FICTION,
+    pb.BOOK_CATEGORY_SELF_HELP: Category.SELF_HELP,
+}
+_CATEGORY_NAMES: Final = ", ".join(pb.BookCategory.Name(value) for value in _CATEGORIES)
+
+
+class _Undecodable:
+    """Stands in for a request whose bytes are not a RecommendRequest.
+
+    grpcio answers INTERNAL when a request deserializer raises or returns None; the contract
+    promises INVALID_ARGUMENT, so the deserializer returns this marker and the servicer rejects it.
+    """
+
+
+_UNDECODABLE: Final = _Undecodable()
+
+
+def parse_request(data: bytes) -> pb.RecommendRequest | _Undecodable:
+    """Deserialize a RecommendRequest, or return a marker that the servicer rejects."""
+    try:
+        return pb.RecommendRequest.FromString(data)
+    except DecodeError:
+        return _UNDECODABLE
+
+
+class RecommendationsServicer(pb_grpc.RecommendationsServiceServicer):
+    """Serves `bookshop.recommendations.v1.RecommendationsService` from a `Recommender`."""
+
+    def __init__(self, recommender: Recommender) -> None:
+        self._recommender = recommender
+
+    def Recommend(  # noqa: N802 - the rpc's name, as grpcio dispatches it
+        self, request: pb.RecommendRequest | _Undecodable, context: grpc.ServicerContext
+    ) -> pb.RecommendResponse:
+        """Return the user's books for the requested category (see the proto for the contract)."""
+        if isinstance(request, _Undecodable):
+            raise InvalidArgument("the request body is not a valid RecommendRequest")
+        category = _CATEGORIES.get(request.category)
+        if category is None:
+            raise InvalidArgument(
+                f"category must be one of {_CATEGORY_NAMES}, got {_category_name(request.category)}"
+            )
+        try:
+            books = self._recommender.recommend(request.user_id, category, request.max_results)
+        except InvalidRequestError as error:
+            raise InvalidArgument(str(error)) from None
+        return pb.RecommendResponse(
+            recommendations=[pb.BookRecommendation(id=book.id, title=book.title) for book in books]
+        )
+
+
+def add_to_server(servicer: RecommendationsServicer, server: grpc.Server) -> None:
+    """Register the servicer with the lenient request parser (see `_Undecodable`)."""
+    handlers = {
+        "Recommend": grpc.unary_unary_rpc_method_handler(
+            servicer.Recommend,
+            request_deserializer=parse_request,
+            response_serializer=pb.RecommendResponse.SerializeToString,
+        )
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
+
+
+def _category_name(value: int) -> str:
+    try:
+        return pb.BookCategory.Name(value)
+    except ValueError:
+        return str(value)
