@@ -1,0 +1,1 @@
+"""Process orchestration shared by the soak scenarios and the website benchmark."""

@@ -1,0 +1,152 @@
+"""Starting processes, stopping them, and reading what the kernel knows about them.
+
+Every process is started in its own session (its own process group), so stopping it also stops
+what it forked (gunicorn's workers), and `Supervisor.close` leaves nothing running whatever
+happened before: the scenarios run it from a `finally`, and `python -m soak` turns SIGTERM
+and SIGHUP into an ordinary exit so that the `finally` runs then too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+# Variables of the services that must not leak from the caller's shell into a started process.
+_OWN_PREFIXES = ("RECOMMENDATIONS_", "DJANGO_", "GUNICORN_", "PROMETHEUS_", "WEB_CONCURRENCY")
+_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+# Where the virtual environment's commands live (the interpreter running this code is in it).
+BIN = Path(sys.executable).parent
+
+
+def clean_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """The caller's environment without any service variable, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+class Supervisor:
+    """Starts processes, logging each one's output to a file, and stops them all on `close`."""
+
+    def __init__(self, logs: Path) -> None:
+        self._logs = logs
+        self._logs.mkdir(parents=True, exist_ok=True)
+        self._running: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        cwd: Path | None = None,
+        cpu: int | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Start `argv` (pinned to `cpu` when given), its output appended to logs/<name>.log."""
+        command = [*(["taskset", "-c", str(cpu)] if cpu is not None else []), *argv]
+        with (self._logs / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                env=dict(env),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._running.append(process)
+        return process
+
+    def log_of(self, name: str) -> Path:
+        """The file a process started as `name` writes to."""
+        return self._logs / f"{name}.log"
+
+    def stop(
+        self, process: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float = 30
+    ) -> int:
+        """Send `sig` to the process's group, wait for it, and return its exit status."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return -signal.SIGKILL
+        finally:
+            if process in self._running:
+                self._running.remove(process)
+
+    def close(self) -> None:
+        """Stop everything still running: politely, then for good after five seconds."""
+        for process in list(self._running):
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for process in list(self._running):
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        # Whatever a process group left behind after its leader exited.
+        for process in self._running:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+        self._running.clear()
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User plus system CPU time of `root` and all its live descendants, in seconds."""
+    children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: fields start after the last ')'.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    total, pending = 0, [root]
+    while pending:
+        pid = pending.pop()
+        total += ticks.get(pid, 0)
+        pending.extend(children.get(pid, []))
+    return total / _TICKS_PER_SECOND
+
+
+def resident_bytes(pid: int) -> int:
+    """The resident set size of one process, in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise ProcessLookupError(pid)
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, interval: float = 0.05) -> bool:
+    """Call `check` until it returns True (then True) or `timeout` seconds pass (then False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)

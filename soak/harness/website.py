@@ -1,0 +1,152 @@
+"""The website under gunicorn, configured as in production, on a loopback port."""
+
+from __future__ import annotations
+
+import http.client
+import secrets
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from soak.harness.metrics import Sample, by_label, scrape
+from soak.harness.ports import free_port
+from soak.harness.processes import BIN, clean_environment, wait_until
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from soak.harness.processes import Supervisor
+
+ROOT = Path(__file__).resolve().parents[2]
+MANAGE = ROOT / "marketplace-django" / "manage.py"
+CALLS = "marketplace_recommendations_calls_total"
+BOOK_MARK = b"data-book-id="
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One fetched page: status, how many books it shows, and how long it took."""
+
+    status: int
+    books: int
+    seconds: float
+
+
+def site_environment(workdir: Path, extra: Mapping[str, str]) -> dict[str, str]:
+    """Production settings over plain HTTP on loopback, with a database and static files in
+    `workdir`, plus `extra` (the recommendations target and TLS files)."""
+    return clean_environment(
+        {
+            "DJANGO_SETTINGS_MODULE": "marketplace.settings.prod",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DJANGO_STATIC_ROOT": str(workdir / "static"),
+            "DJANGO_LOG_LEVEL": "WARNING",
+            "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+            **extra,
+        }
+    )
+
+
+def prepare_site(workdir: Path) -> None:
+    """collectstatic and migrate into `workdir`, once: every Website there shares them."""
+    if (workdir / "static").exists():
+        return
+    env = site_environment(workdir, {})
+    for command in (["collectstatic", "--noinput"], ["migrate", "--noinput"]):
+        subprocess.run(
+            [str(BIN / "python"), str(MANAGE), *command],
+            env=env,
+            cwd=workdir,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+
+@dataclass
+class Website:
+    """gunicorn serving `marketplace.wsgi` (or another WSGI module) with the site's config."""
+
+    supervisor: Supervisor
+    name: str
+    workdir: Path
+    target: str
+    workers: int = 2
+    extra_env: dict[str, str] = field(default_factory=dict)
+    app: str = "marketplace.wsgi"
+    pythonpath: Path | None = None
+    cpu: int | None = None
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The homepage's URL."""
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def pid(self) -> int:
+        """gunicorn's master process id."""
+        assert self.process is not None, f"{self.name} is not running"
+        return self.process.pid
+
+    def start(self) -> None:
+        """Start gunicorn and return once /healthz answers 200."""
+        prepare_site(self.workdir)
+        env = site_environment(
+            self.workdir,
+            {
+                "RECOMMENDATIONS_TARGET": self.target,
+                "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+                "WEB_CONCURRENCY": str(self.workers),
+                **self.extra_env,
+            },
+        )
+        argv = [str(BIN / "gunicorn"), "-c", "python:marketplace.gunicorn"]
+        if self.pythonpath is not None:
+            argv += ["--pythonpath", str(self.pythonpath)]
+        self.process = self.supervisor.start(
+            self.name, [*argv, self.app], env, cwd=self.workdir, cpu=self.cpu
+        )
+
+        def healthy() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                log = self.supervisor.log_of(self.name).read_text()[-2000:]
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{log}")
+            try:
+                return self.get("/healthz").status == 200
+            except OSError:
+                return False
+
+        if not wait_until(healthy, timeout=30, interval=0.1):
+            raise RuntimeError(f"{self.name} did not answer /healthz within 30 s")
+
+    def stop(self) -> int:
+        """Stop gunicorn (SIGTERM to its process group) and return its exit status."""
+        assert self.process is not None, f"{self.name} is not running"
+        status = self.supervisor.stop(self.process)
+        self.process = None
+        return status
+
+    def get(self, path: str = "/") -> Page:
+        """GET `path` on a fresh connection."""
+        started = time.perf_counter()
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+        return Page(response.status, body.count(BOOK_MARK), time.perf_counter() - started)
+
+    def metrics(self) -> list[Sample]:
+        """The site's Prometheus samples (all workers summed)."""
+        return scrape(f"{self.url}metrics")
+
+    def calls(self) -> dict[str, float]:
+        """Recommendation calls so far by gRPC code: anything but OK is a degraded page."""
+        return by_label(self.metrics(), CALLS, "grpc_code")

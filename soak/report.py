@@ -1,0 +1,132 @@
+"""docs/reliability.md and its plot, from the outcomes of a full run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+from typing import TYPE_CHECKING
+
+import matplotlib as mpl
+
+mpl.use("Agg")
+import matplotlib.pyplot as plt
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from soak.scenarios.base import Outcome
+
+PLOT = "reliability-latency.png"
+_PLOTTED = {
+    "sustained": "1. Sustained gRPC load (h2load, 64 streams): per second",
+    "rolling_restart": "2. Rolling restart: homepage under wrk, per second",
+    "outage": "3. Dependency outage: homepage under wrk, per second",
+}
+
+
+def write(outcomes: list[tuple[Outcome, float]], docs: Path, *, total_seconds: float) -> list[Path]:
+    """Write the markdown report and the plot into `docs`; return their paths."""
+    docs.mkdir(parents=True, exist_ok=True)
+    plot = docs / PLOT
+    _plot([o for o, _ in outcomes if o.name in _PLOTTED], plot)
+    markdown = docs / "reliability.md"
+    markdown.write_text(_markdown(outcomes, total_seconds))
+    return [markdown, plot]
+
+
+def _markdown(outcomes: list[tuple[Outcome, float]], total_seconds: float) -> str:
+    passed = sum(1 for o, _ in outcomes if o.passed)
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Reliability: the bookshop under load, faults and bad input",
+        "",
+        f"Written by `make soak` (`ci/soak.sh`, the full run) on {when}, on {platform.machine()} "
+        f"with {os.cpu_count()} CPUs shared with other work: **{passed}/{len(outcomes)} "
+        f"scenarios kept their promises** in {total_seconds:.0f} s. The scenarios live in "
+        "`soak/scenarios/` (one module each; their docstrings state the promises); "
+        "`make test` runs the same scenarios shortened (`ci/soak.sh --short`).",
+        "",
+        "Everything runs on 127.0.0.1 with real processes: `recommendations-server` replicas, the "
+        "website under gunicorn (production settings, two workers, round_robin over a static "
+        "list of replicas), `wrk` on the homepage in back-to-back one-second runs (8 "
+        "connections), `h2load` for gRPC. Degraded pages are counted from the site's own "
+        "metric `marketplace_recommendations_calls_total{grpc_code}`, gRPC outcomes from the "
+        "service's `grpc_server_handled_total{grpc_method,grpc_code}`.",
+        "",
+        "| Scenario | Result | Time |",
+        "| --- | --- | --- |",
+    ]
+    for outcome, seconds in outcomes:
+        verdict = "kept its promises" if outcome.passed else "**BROKEN**"
+        lines.append(f"| {outcome.title} | {verdict} | {seconds:.0f} s |")
+    lines += ["", f"![Latency during the scenarios]({PLOT})", ""]
+    for outcome, _ in outcomes:
+        lines += [f"## {outcome.title}", "", "| Figure | Value |", "| --- | --- |"]
+        lines += [f"| {label.strip()} | {_cell(value)} |" for label, value in outcome.figures]
+        lines += ["", "| Promise | Held |", "| --- | --- |"]
+        lines += [f"| {_cell(b)} | **no** |" for b in outcome.broken]
+        if outcome.events:
+            lines += [
+                "",
+                "Timeline (seconds since the load started): "
+                + "; ".join(f"{at:.1f} {what}" for at, what in outcome.events)
+                + ".",
+            ]
+        lines.append("")
+    return "\n".join(_promises_held(lines, outcomes)) + "\n"
+
+
+def _promises_held(lines: list[str], outcomes: list[tuple[Outcome, float]]) -> list[str]:
+    """Replace empty promise tables (nothing broken) by a one-line statement."""
+    result: list[str] = []
+    for line in lines:
+        if result[-2:] == ["| Promise | Held |", "| --- | --- |"] and not line.startswith("| "):
+            result[-2:] = ["Every promise of this scenario held."]
+        result.append(line)
+    return result
+
+
+def _cell(value: str) -> str:
+    return value.replace("|", "\\|")
+
+
+def _plot(outcomes: list[Outcome], path: Path) -> None:
+    figure, axes = plt.subplots(len(outcomes), 1, figsize=(10, 3.2 * len(outcomes)), squeeze=False)
+    for axis, outcome in zip(axes[:, 0], outcomes, strict=True):
+        axis.set_title(_PLOTTED[outcome.name], fontsize=10, loc="left")
+        for label in ("p50 ms", "p99 ms"):
+            points = outcome.series.get(label, [])
+            if points:
+                axis.plot(*zip(*points, strict=True), label=f"latency {label[:3]}", linewidth=1.2)
+        axis.set_ylabel("latency (ms)")
+        axis.set_xlabel("seconds since the load started")
+        axis.set_ylim(bottom=0)
+        for at, what in outcome.events:
+            axis.axvline(at, color="grey", linewidth=0.6, linestyle=":")
+            axis.annotate(
+                what,
+                (at, 1),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                fontsize=6,
+                va="top",
+                ha="right",
+                color="dimgrey",
+            )
+        other = outcome.series.get("RSS MiB") or outcome.series.get("requests/s")
+        if other:
+            twin = axis.twinx()
+            name = "resident memory (MiB)" if "RSS MiB" in outcome.series else "requests/s"
+            twin.plot(
+                *zip(*other, strict=True), color="tab:green", linewidth=0.8, alpha=0.6, label=name
+            )
+            twin.set_ylabel(name)
+            twin.set_ylim(bottom=0)
+            handles = axis.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+            axis.legend(handles=handles, fontsize=7, loc="lower left")
+        else:
+            axis.legend(fontsize=7, loc="lower left")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

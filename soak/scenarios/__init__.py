@@ -1,0 +1,9 @@
+"""The soak scenarios, in the order `python -m soak` runs them."""
+
+from __future__ import annotations
+
+from soak.scenarios import bad_input, outage, rolling_restart, sustained, tls
+
+ALL = (sustained, rolling_restart, outage, bad_input, tls)
+
+__all__ = ["ALL"]

@@ -1,0 +1,93 @@
+"""2. Rolling restart with zero loss.
+
+Two replicas (drain delay 2 s) behind the website (gunicorn, two workers, round_robin over the
+static list of both), wrk on the homepage throughout. SIGTERM replica A, start it again, then
+the same for B (three rounds in the full run, one in --short).
+Promises: not one non-200 answer, not one degraded page (the site's own metric), every
+replica exits 0 on SIGTERM, and both replicas serve calls at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from soak.harness.load import SlicedLoad, total
+from soak.harness.metrics import difference
+from soak.harness.service import Replica
+from soak.harness.website import Website
+from soak.scenarios.base import Outcome
+
+if TYPE_CHECKING:
+    from soak.scenarios.base import Context
+
+TITLE = "Rolling restart"
+_DRAIN_SECONDS = 2.0
+
+
+def run(context: Context) -> Outcome:
+    """Restart both replicas one after the other under load, and count what the site saw."""
+    outcome = Outcome("rolling_restart", TITLE)
+    rounds = 1 if context.short else 3
+    settle = context.seconds(3, 2)
+    supervisor = context.supervisor
+    replicas = [
+        Replica(supervisor, f"restart-{name}", context.catalog, drain_seconds=_DRAIN_SECONDS)
+        for name in ("a", "b")
+    ]
+    for replica in replicas:
+        replica.start()
+    target = "ipv4:" + ",".join(replica.address for replica in replicas)
+    site = Website(supervisor, "restart-site", context.workdir, target)
+    site.start()
+    for _ in range(5):
+        site.get("/")
+    calls_before = site.calls()
+    statuses: list[int] = []
+    origin = time.monotonic()
+
+    def now() -> float:
+        return time.monotonic() - origin
+
+    with SlicedLoad(site.url, origin=origin) as load:
+        time.sleep(settle)
+        for _ in range(rounds):
+            for replica in replicas:
+                name = replica.name.removeprefix("restart-").upper()
+                outcome.event(now(), f"SIGTERM {name}")
+                statuses.append(replica.terminate())
+                outcome.event(now(), f"{name} exited ({statuses[-1]})")
+                replica.start()
+                outcome.event(now(), f"{name} SERVING")
+                time.sleep(settle)
+    calls = difference(site.calls(), calls_before)
+    served = [replica.handled().get("OK", 0.0) for replica in replicas]
+    for replica in replicas:
+        statuses.append(replica.terminate())
+    site.stop()
+
+    requests, non2xx, socket_errors = total(load.slices)
+    degraded = sum(count for code, count in calls.items() if code != "OK")
+    outcome.figure("restarts", f"{2 * rounds} (drain {_DRAIN_SECONDS:.0f} s each)")
+    outcome.figure("homepage requests (wrk, 8 connections)", f"{requests:,}")
+    outcome.figure("worst one-second p99", f"{max(s.p99_ms for s in load.slices):.0f} ms")
+    outcome.figure("site's recommendation calls by code", calls)
+    outcome.figure(
+        "calls served since the last restart, A / B", f"{served[0]:.0f} / {served[1]:.0f}"
+    )
+    outcome.promise(
+        non2xx == 0 and socket_errors == 0,
+        "not a single non-200 response",
+        f"{non2xx} non-2xx, {socket_errors} socket errors",
+    )
+    outcome.promise(degraded == 0, "not a single degraded page", f"{degraded} degraded")
+    outcome.promise(
+        calls.get("OK", 0) >= requests > 0,
+        "every page had its recommendations",
+        f"{calls.get('OK', 0)} OK calls for {requests} pages",
+    )
+    outcome.promise(all(s == 0 for s in statuses), "every replica exited 0 on SIGTERM", statuses)
+    outcome.promise(min(served) > 0, "both replicas serve calls after the restarts", served)
+    outcome.series["p99 ms"] = [(s.started + 0.5, s.p99_ms) for s in load.slices]
+    outcome.series["requests/s"] = [(s.started + 0.5, s.rate) for s in load.slices]
+    return outcome
