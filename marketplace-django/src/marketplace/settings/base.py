@@ -117,6 +117,9 @@ if (RECOMMENDATIONS_TLS_CLIENT_CERT is None) != (RECOMMENDATIONS_TLS_CLIENT_KEY 
         "the PEM paths of the client's private key and certificate, for mutual TLS",
     )
 
+_LOG_LEVEL = env.string("DJANGO_LOG_LEVEL", "INFO").upper()
+if _LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    env.refuse("DJANGO_LOG_LEVEL", "is not a log level", "DEBUG, INFO, WARNING, ERROR or CRITICAL")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -124,5 +127,7 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.string("DJANGO_LOG_LEVEL", "INFO").upper()},
+    "root": {"handlers": ["console"], "level": _LOG_LEVEL},
+    # Replaces Django's own console handler, which would print its records a second time.
+    "loggers": {"django": {"handlers": ["console"], "level": _LOG_LEVEL, "propagate": False}},
 }

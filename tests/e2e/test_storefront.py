@@ -1,0 +1,84 @@
+"""A reader's visit: the homepage and a category page, in a real browser, from real services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def visible_books(page):
+    books = page.locator("[data-book-id]")
+    titles = []
+    for index in range(books.count()):
+        book = books.nth(index)
+        expect(book).to_be_visible()
+        title = book.locator(".book__title").inner_text().strip()
+        assert title
+        titles.append(title)
+    return titles
+
+
+def test_homepage_shows_three_mystery_books(page, website, console_errors):
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.goto(website + "/")
+
+    expect(page).to_have_title("Online Books For You")
+    expect(page.get_by_role("heading", name="Mystery books you may like")).to_be_visible()
+    expect(page.get_by_text("Recommendations are unavailable")).to_have_count(0)
+    assert len(visible_books(page)) == 3
+    nav = page.get_by_role("navigation", name="Categories")
+    for name in ("Mystery", "Science fiction", "Self-help"):
+        expect(nav.get_by_role("link", name=name)).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "homepage.png", full_page=True)
+    assert console_errors == []
+
+
+def test_category_page_shows_up_to_ten_books(page, website, console_errors):
+    page.goto(website + "/")
+
+    page.get_by_role("navigation", name="Categories").get_by_role(
+        "link", name="Science fiction"
+    ).click()
+
+    expect(page).to_have_url(website + "/category/science-fiction/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Science fiction")
+    titles = visible_books(page)
+    assert 1 <= len(titles) <= 10
+    assert len(set(titles)) == len(titles)
+    assert console_errors == []
+
+
+def test_the_same_reader_sees_the_same_books_on_reload(page, website, console_errors):
+    page.goto(website + "/category/mystery/")
+    first = visible_books(page)
+
+    page.reload()
+
+    assert visible_books(page) == first
+    assert console_errors == []
+
+
+def test_keyboard_users_can_skip_to_the_content(page, website, console_errors):
+    page.goto(website + "/")
+
+    page.keyboard.press("Tab")
+
+    skip = page.get_by_role("link", name="Skip to main content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    assert console_errors == []
+
+
+def test_an_unknown_category_is_a_friendly_404(page, website, console_errors):
+    response = page.goto(website + "/category/poetry/")
+
+    assert response.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("We could not find that page")
+    expect(page.get_by_role("navigation", name="Categories")).to_be_visible()
+    # The browser reports the 404 status itself as a console error; nothing else may appear.
+    assert [error for error in console_errors if "404" not in error] == []
