@@ -11,6 +11,7 @@ yields `Violation`s; `check` runs them all.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -427,6 +428,47 @@ def _secrets(rendered: Rendered, expect: Expectations) -> Iterator[Violation]:
     for secret in rendered.of_kind("Secret"):
         yield Violation(
             "secrets", _where(secret), "Secrets are created by the operator, not kept in git"
+        )
+
+
+_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+@_rule
+def _env_references(rendered: Rendered, expect: Expectations) -> Iterator[Violation]:
+    # Kubernetes expands $(NAME) only when NAME is defined earlier in the same list; otherwise the
+    # text stays literal. kustomize patches can reorder env lists, so check the rendered order.
+    for deployment in rendered.of_kind("Deployment"):
+        for container in _containers(deployment):
+            defined: set[str] = set()
+            for item in container.get("env", []):
+                for name in _REFERENCE.findall(item.get("value", "")):
+                    if name not in defined:
+                        yield Violation(
+                            "env-references",
+                            _where(deployment, container),
+                            f"{item['name']} refers to $({name}) before it is defined",
+                        )
+                defined.add(item["name"])
+
+
+@_rule
+def _allowed_hosts(rendered: Rendered, expect: Expectations) -> Iterator[Violation]:
+    # Kubelet probes and Prometheus scrapes send the pod's IP as Host; Django answers 400 to a
+    # host it does not allow, so the pod's IP (from the downward API) must be allowed.
+    deployment = rendered.get("Deployment", WEBSITE)
+    if deployment is None:
+        return
+    container = _main_container(deployment)
+    hosts = (_env_value(container, "DJANGO_ALLOWED_HOSTS") or "").split(",")
+    pod_ip = _env(container).get("POD_IP", {}).get("valueFrom", {}).get("fieldRef", {})
+    where = _where(deployment, container)
+    if "*" in hosts:
+        if expect.exposure == "Ingress":
+            yield Violation("allowed-hosts", where, "a public deployment must not allow any Host")
+    elif "$(POD_IP)" not in hosts or pod_ip.get("fieldPath") != "status.podIP":
+        yield Violation(
+            "allowed-hosts", where, "DJANGO_ALLOWED_HOSTS must include $(POD_IP) (status.podIP)"
         )
 
 

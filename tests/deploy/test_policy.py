@@ -275,6 +275,23 @@ def _default_namespace(m: list[Manifest]) -> None:
     del _find(m, "NetworkPolicy", "recommendations")["metadata"]["namespace"]
 
 
+def _pod_ip_after_its_use(m: list[Manifest]) -> None:
+    env = _container(m, "marketplace")["env"]
+    pod_ip = next(e for e in env if e["name"] == "POD_IP")
+    env.remove(pod_ip)
+    env.append(pod_ip)
+
+
+def _any_host_in_production(m: list[Manifest]) -> None:
+    _set_env(m, "marketplace", "DJANGO_ALLOWED_HOSTS", "*")
+
+
+def _public_host_only(m: list[Manifest]) -> None:
+    env = _container(m, "marketplace")["env"]
+    hosts = next(e for e in env if e["name"] == "DJANGO_ALLOWED_HOSTS")
+    hosts["value"] = "shop.example.com"
+
+
 MUTATIONS: list[tuple[str, Callable[[list[Manifest]], None], str]] = [
     ("production", _cluster_ip_service, "headless-service"),
     ("dev", _latest_tag, "pinned-image"),
@@ -316,6 +333,9 @@ MUTATIONS: list[tuple[str, Callable[[list[Manifest]], None], str]] = [
     ("production", _website_unreachable, "network-policies"),
     ("production", _unlabelled, "labels"),
     ("production", _default_namespace, "namespace"),
+    ("production", _pod_ip_after_its_use, "env-references"),
+    ("production", _any_host_in_production, "allowed-hosts"),
+    ("production", _public_host_only, "allowed-hosts"),
 ]
 
 
