@@ -41,11 +41,20 @@ class ScriptedServicer(recommendations_pb2_grpc.RecommendationsServiceServicer):
         )
 
 
-def start(servicer: ScriptedServicer) -> tuple[grpc.Server, int]:
-    """Serve `servicer` on an ephemeral loopback port; returns the server and its port."""
+def start(
+    servicer: ScriptedServicer,
+    *,
+    port: int = 0,
+    credentials: grpc.ServerCredentials | None = None,
+) -> tuple[grpc.Server, int]:
+    """Serve `servicer` on a loopback port (ephemeral by default); returns the server and port."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     recommendations_pb2_grpc.add_RecommendationsServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    address = f"127.0.0.1:{port}"
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
     server.start()
     return server, port
 

@@ -1,0 +1,62 @@
+"""Round-robin over replicas and what a restart of one of them does to pages."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from storefront import recommendations
+from storefront.categories import Category
+
+from tests.servers import ScriptedServicer, start
+
+
+@pytest.fixture
+def replicas(settings):
+    """Two replicas of the service behind one target, as a headless Service resolves to."""
+    servicers = [ScriptedServicer(), ScriptedServicer()]
+    servers = [start(servicer) for servicer in servicers]
+    ports = [port for _, port in servers]
+    settings.RECOMMENDATIONS_TARGET = "ipv4:" + ",".join(f"127.0.0.1:{port}" for port in ports)
+    recommendations.close()
+    running = {index: server for index, (server, _) in enumerate(servers)}
+    yield servicers, ports, running
+    for server in running.values():
+        server.stop(0)
+    recommendations.close()
+
+
+def page_loads(count):
+    results = [
+        recommendations.recommend(user_id=n, category=Category.MYSTERY, max_results=3)
+        for n in range(count)
+    ]
+    return sum(1 for result in results if not result.available)
+
+
+def test_calls_are_spread_over_every_replica(replicas):
+    servicers, _, _ = replicas
+
+    assert page_loads(40) == 0
+
+    assert len(servicers[0].requests) >= 10
+    assert len(servicers[1].requests) >= 10
+
+
+def test_rolling_restart_degrades_no_page(replicas):
+    _, ports, running = replicas
+    assert page_loads(10) == 0
+
+    running.pop(0).stop(grace=0.5).wait()
+    assert page_loads(30) == 0
+
+    restarted = ScriptedServicer()
+    running[0], _ = start(restarted, port=ports[0])
+    deadline = time.monotonic() + 2.0  # the reconnect backoff is at most 1 s
+    while not restarted.requests:
+        assert time.monotonic() < deadline, "the restarted replica was not used again"
+        assert page_loads(1) == 0
+        time.sleep(0.02)
+
+    running.pop(1).stop(grace=0.5).wait()
+    assert page_loads(30) == 0
