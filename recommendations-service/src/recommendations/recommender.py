@@ -22,6 +22,8 @@ MAX_RESULTS = 10
 
 _SECONDS_PER_DAY = 86_400
 _DRAW_BYTES = 4
+_DRAW_BITS = 8 * _DRAW_BYTES
+_DRAW_MASK = (1 << _DRAW_BITS) - 1
 
 
 class Recommender:
@@ -60,11 +62,15 @@ class Recommender:
             return []
         day = int(self._clock() // _SECONDS_PER_DAY)
         key = b"%d/%s/%d" % (user_id, category.value.encode(), day)
-        digest = blake2b(key, digest_size=_DRAW_BYTES * count).digest()
-        pool = list(books)
-        size = len(pool)
+        draws = int.from_bytes(blake2b(key, digest_size=_DRAW_BYTES * count).digest())
+        # A partial Fisher-Yates shuffle that records only the positions it swapped, instead of
+        # copying the category's books: `moved[j]` is the index now at position j.
+        size = len(books)
+        moved: dict[int, int] = {}
+        picked = []
         for i in range(count):
-            draw = int.from_bytes(digest[i * _DRAW_BYTES : (i + 1) * _DRAW_BYTES], "big")
-            j = i + draw % (size - i)
-            pool[i], pool[j] = pool[j], pool[i]
-        return pool[:count]
+            j = i + (draws & _DRAW_MASK) % (size - i)
+            draws >>= _DRAW_BITS
+            picked.append(books[moved.get(j, j)])
+            moved[j] = moved.get(i, i)
+        return picked

@@ -104,7 +104,7 @@ def start(settings: Settings, catalog: Catalog) -> RunningServer:
         interceptors=interceptors,
         options=_channel_options(settings),
     )
-    add_to_server(RecommendationsServicer(Recommender(catalog)), server)
+    add_to_server(RecommendationsServicer(Recommender(catalog), catalog), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Final
 
 import grpc
 from bookshop.recommendations.v1 import recommendations_pb2 as pb
-from bookshop.recommendations.v1 import recommendations_pb2_grpc as pb_grpc
 from google.protobuf.message import DecodeError
 from grpc_interceptor.exceptions import InvalidArgument
 
 from recommendations.domain import Category, InvalidRequestError
 
 if TYPE_CHECKING:
+    from recommendations.catalog import Catalog
     from recommendations.recommender import Recommender
 
 SERVICE_NAME: Final = pb.DESCRIPTOR.services_by_name["RecommendationsService"].full_name
@@ -48,16 +48,32 @@ def parse_request(data: bytes) -> pb.RecommendRequest | _Undecodable:
         return _UNDECODABLE
 
 
-class RecommendationsServicer(pb_grpc.RecommendationsServiceServicer):
-    """Serves `bookshop.recommendations.v1.RecommendationsService` from a `Recommender`."""
+class RecommendationsServicer:
+    """Serves `bookshop.recommendations.v1.RecommendationsService` from a `Recommender`.
 
-    def __init__(self, recommender: Recommender) -> None:
+    Responses are assembled from bytes encoded once per book at start-up: protobuf defines the
+    concatenation of two encoded messages as their merge, and merging appends repeated fields, so
+    joining one-book `RecommendResponse` encodings gives the encoding of the response with all of
+    them. Building and serializing the messages on every call cost about 20% more server CPU per
+    call under load (docs/benchmarks.md). That is why `Recommend` returns bytes, and why this class
+    does not subclass the generated `RecommendationsServiceServicer` (whose `Recommend` returns a
+    message); `add_to_server` registers it with a pass-through response serializer.
+    """
+
+    def __init__(self, recommender: Recommender, catalog: Catalog) -> None:
         self._recommender = recommender
+        self._encoded = {
+            book.id: pb.RecommendResponse(
+                recommendations=[pb.BookRecommendation(id=book.id, title=book.title)]
+            ).SerializeToString()
+            for category in Category
+            for book in catalog.books_in(category)
+        }
 
-    def Recommend(  # noqa: N802 - the rpc's name, as grpcio dispatches it
+    def Recommend(  # noqa: N802 - the rpc's name, as in the generated servicer
         self, request: pb.RecommendRequest | _Undecodable, context: grpc.ServicerContext
-    ) -> pb.RecommendResponse:
-        """Return the user's books for the requested category (see the proto for the contract)."""
+    ) -> bytes:
+        """Return the encoded RecommendResponse for the request (see the proto for the contract)."""
         if isinstance(request, _Undecodable):
             raise InvalidArgument("the request body is not a valid RecommendRequest")
         category = _CATEGORIES.get(request.category)
@@ -69,18 +85,15 @@ class RecommendationsServicer(pb_grpc.RecommendationsServiceServicer):
             books = self._recommender.recommend(request.user_id, category, request.max_results)
         except InvalidRequestError as error:
             raise InvalidArgument(str(error)) from None
-        return pb.RecommendResponse(
-            recommendations=[pb.BookRecommendation(id=book.id, title=book.title) for book in books]
-        )
+        encoded = self._encoded
+        return b"".join([encoded[book.id] for book in books])
 
 
 def add_to_server(servicer: RecommendationsServicer, server: grpc.Server) -> None:
-    """Register the servicer with the lenient request parser (see `_Undecodable`)."""
+    """Register the servicer with its request parser (see `_Undecodable`) and encoded responses."""
     handlers = {
         "Recommend": grpc.unary_unary_rpc_method_handler(
-            servicer.Recommend,
-            request_deserializer=parse_request,
-            response_serializer=pb.RecommendResponse.SerializeToString,
+            servicer.Recommend, request_deserializer=parse_request, response_serializer=None
         )
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))

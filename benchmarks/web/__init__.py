@@ -1,0 +1,1 @@
+"""The website benchmark: `python -m benchmarks.web` (part of `make bench`)."""

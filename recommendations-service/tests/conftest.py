@@ -1,0 +1,76 @@
+"""Fixtures shared by the unit and integration tests: a real catalog and real servers."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import grpc
+import pytest
+from bookshop.recommendations.v1 import recommendations_pb2_grpc
+
+from recommendations.catalog import build_catalog, default_csv, load_catalog, read_csv
+from recommendations.server import RunningServer, start
+from recommendations.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from recommendations.catalog import InMemoryCatalog
+
+# Every test server binds ephemeral ports on loopback.
+TEST_SETTINGS = Settings(port=0, metrics_port=0, health_port=0, bind="127.0.0.1", grace_seconds=1)
+
+
+@pytest.fixture(scope="session")
+def catalog_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The SQLite catalog built from the committed CSV, as `build-catalog` makes it."""
+    path = tmp_path_factory.mktemp("catalog") / "catalog.sqlite3"
+    build_catalog(read_csv(default_csv()), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def catalog(catalog_file: Path) -> InMemoryCatalog:
+    return load_catalog(catalog_file)
+
+
+@pytest.fixture
+def start_server(catalog: InMemoryCatalog) -> Iterator[Callable[..., RunningServer]]:
+    """Start servers with settings overrides; every one is stopped after the test."""
+    started: list[RunningServer] = []
+
+    def _start(**overrides: object) -> RunningServer:
+        running = start(dataclasses.replace(TEST_SETTINGS, **overrides), catalog)
+        started.append(running)
+        return running
+
+    yield _start
+    for running in started:
+        running.server.stop(None)
+        if running.health_server is not None:
+            running.health_server.stop(None)
+        running.metrics_http.shutdown()
+        running.metrics_http.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(catalog: InMemoryCatalog) -> Iterator[RunningServer]:
+    """One plaintext server with the default stack, shared by a test module."""
+    running = start(TEST_SETTINGS, catalog)
+    yield running
+    running.server.stop(None)
+    running.metrics_http.shutdown()
+    running.metrics_http.server_close()
+
+
+@pytest.fixture(scope="module")
+def channel(server: RunningServer) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield channel
+
+
+@pytest.fixture(scope="module")
+def stub(channel: grpc.Channel) -> recommendations_pb2_grpc.RecommendationsServiceStub:
+    return recommendations_pb2_grpc.RecommendationsServiceStub(channel)

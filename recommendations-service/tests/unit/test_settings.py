@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from recommendations.settings import VARIABLES, Settings, SettingsError, TlsFiles
+
+
+def test_defaults_match_the_documented_variables() -> None:
+    settings = Settings.from_env({})
+    assert settings == Settings()
+    assert settings.port == 50051
+    assert settings.metrics_port == 9464
+    assert settings.health_port == 50052
+    assert settings.reflection is True
+    assert settings.drain_seconds == 0
+    assert settings.grace_seconds == 10
+    assert settings.tls is None
+    assert settings.catalog == Path(".cache/catalog.sqlite3")
+    assert settings.log_level == logging.INFO
+
+
+def test_every_variable_is_read() -> None:
+    env = {
+        "RECOMMENDATIONS_PORT": "6000",
+        "RECOMMENDATIONS_BIND": "127.0.0.1",
+        "RECOMMENDATIONS_CATALOG": "/data/books.sqlite3",
+        "RECOMMENDATIONS_METRICS_PORT": "6001",
+        "RECOMMENDATIONS_REFLECTION": "false",
+        "RECOMMENDATIONS_DRAIN_SECONDS": "5",
+        "RECOMMENDATIONS_GRACE_SECONDS": "2.5",
+        "RECOMMENDATIONS_TLS_CERT": "/tls/server.pem",
+        "RECOMMENDATIONS_TLS_KEY": "/tls/server-key.pem",
+        "RECOMMENDATIONS_TLS_CLIENT_CA": "/tls/ca.pem",
+        "RECOMMENDATIONS_HEALTH_PORT": "6002",
+        "RECOMMENDATIONS_WORKERS": "4",
+        "RECOMMENDATIONS_KEEPALIVE_SECONDS": "30",
+        "RECOMMENDATIONS_KEEPALIVE_TIMEOUT_SECONDS": "5",
+        "RECOMMENDATIONS_MAX_CONNECTION_AGE_SECONDS": "120",
+        "RECOMMENDATIONS_MAX_CONNECTION_AGE_GRACE_SECONDS": "10",
+        "RECOMMENDATIONS_LOG_LEVEL": "debug",
+    }
+    assert set(env) == {v.name for v in VARIABLES}
+    assert Settings.from_env(env) == Settings(
+        port=6000,
+        bind="127.0.0.1",
+        catalog=Path("/data/books.sqlite3"),
+        metrics_port=6001,
+        reflection=False,
+        drain_seconds=5,
+        grace_seconds=2.5,
+        tls=TlsFiles(Path("/tls/server.pem"), Path("/tls/server-key.pem"), Path("/tls/ca.pem")),
+        health_port=6002,
+        workers=4,
+        keepalive_seconds=30,
+        keepalive_timeout_seconds=5,
+        max_connection_age_seconds=120,
+        max_connection_age_grace_seconds=10,
+        log_level=logging.DEBUG,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "form"),
+    [
+        ("RECOMMENDATIONS_PORT", "http", "a port 0-65535"),
+        ("RECOMMENDATIONS_PORT", "70000", "a port 0-65535"),
+        ("RECOMMENDATIONS_METRICS_PORT", "-1", "a port 0-65535"),
+        ("RECOMMENDATIONS_REFLECTION", "maybe", "true or false"),
+        ("RECOMMENDATIONS_DRAIN_SECONDS", "-3", "a number >= 0"),
+        ("RECOMMENDATIONS_GRACE_SECONDS", "soon", "a number >= 0"),
+        ("RECOMMENDATIONS_GRACE_SECONDS", "inf", "a number >= 0"),
+        ("RECOMMENDATIONS_KEEPALIVE_SECONDS", "0", "a number > 0"),
+        ("RECOMMENDATIONS_WORKERS", "0", "an integer 1-256"),
+        ("RECOMMENDATIONS_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING or ERROR"),
+        ("RECOMMENDATIONS_BIND", " ", "a host or address"),
+    ],
+)
+def test_a_bad_value_names_the_variable_and_the_accepted_form(
+    name: str, value: str, form: str
+) -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({name: value})
+    assert str(error.value) == f"{name} must be {form}, got {value.strip()!r}"
+
+
+def test_tls_needs_both_certificate_and_key() -> None:
+    with pytest.raises(SettingsError, match="RECOMMENDATIONS_TLS_CERT and RECOMMENDATIONS_TLS_KEY"):
+        Settings.from_env({"RECOMMENDATIONS_TLS_CERT": "/tls/server.pem"})
+
+
+def test_client_ca_needs_tls() -> None:
+    with pytest.raises(SettingsError, match="RECOMMENDATIONS_TLS_CLIENT_CA needs"):
+        Settings.from_env({"RECOMMENDATIONS_TLS_CLIENT_CA": "/tls/ca.pem"})
