@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import grpc
 import pytest
 from storefront import recommendations
 from storefront.categories import Category
@@ -60,3 +61,16 @@ def test_rolling_restart_degrades_no_page(replicas):
 
     running.pop(1).stop(grace=0.5).wait()
     assert page_loads(30) == 0
+
+
+def test_retries_stop_while_the_service_keeps_failing(recommendations_server):
+    recommendations_server.error = (grpc.StatusCode.UNAVAILABLE, "overloaded")
+    attempts = []
+
+    for _ in range(10):
+        before = len(recommendations_server.requests)
+        assert page_loads(1) == 1
+        attempts.append(len(recommendations_server.requests) - before)
+
+    assert attempts[0] == 3
+    assert attempts[-5:] == [1, 1, 1, 1, 1]
