@@ -40,6 +40,7 @@ phase() {
 cleanup() {
   podman rm --force --ignore --time 5 "$WEBSITE_CONTAINER" "$SERVICE_CONTAINER" >/dev/null 2>&1 || true
   podman network rm --force "$NETWORK" >/dev/null 2>&1 || true
+  podman secret ls --format '{{.Name}}' 2>/dev/null | grep "^$RUN_ID-" | xargs -r podman secret rm >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -64,13 +65,17 @@ podman run --rm "$BASE_IMAGE" python3 -c \
 phase "base image"
 
 # --- builds ------------------------------------------------------------------------------------
+mkdir -p "$CACHE"
 [ -s "$CA_BUNDLE" ] || die "CA bundle $CA_BUNDLE not found (set CHECK_IMAGES_CA_BUNDLE)"
-build() { # build DOCKERFILE IMAGE
-  log "podman build $1 -> $2"
-  podman build --quiet --layers \
+build() { # build DOCKERFILE IMAGE; the output goes to .cache/images/build-NAME.log
+  local output
+  output="$CACHE/build-$(basename "$(dirname "$1")").log"
+  log "podman build $1 -> $2 (output in ${output#"$ROOT"/})"
+  podman build --layers \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     --secret "id=pip_cert,src=$CA_BUNDLE" \
-    --file "$1" --tag "$2" "$ROOT" >/dev/null
+    --file "$1" --tag "$2" "$ROOT" >"$output" 2>&1 \
+    || { tail -n 30 "$output" >&2; die "podman build $1 failed"; }
 }
 build recommendations-service/Dockerfile "$SERVICE_IMAGE"
 phase "recommendations image build"
@@ -78,8 +83,11 @@ build marketplace-django/Dockerfile "$WEBSITE_IMAGE"
 phase "marketplace image build"
 
 # --- what the images hold ----------------------------------------------------------------------
-in_image() { # in_image IMAGE SHELL-COMMAND
+in_image() { # in_image IMAGE SHELL-COMMAND, as the image's user
   podman run --rm --entrypoint /bin/sh "$1" -c "$2"
+}
+as_root_in_image() { # as_root_in_image IMAGE SHELL-COMMAND: to search files the user cannot read
+  podman run --rm --user 0 --entrypoint /bin/sh "$1" -c "$2"
 }
 for image in "$SERVICE_IMAGE" "$WEBSITE_IMAGE"; do
   user="$(podman image inspect --format '{{.Config.User}}' "$image")"
@@ -88,12 +96,12 @@ for image in "$SERVICE_IMAGE" "$WEBSITE_IMAGE"; do
   if in_image "$image" 'command -v gcc cc c++ clang make' >/dev/null; then
     die "$image contains a compiler"
   fi
-  if in_image "$image" 'grep -rlI --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev "PRIVATE KEY-----" / 2>/dev/null'; then
+  if as_root_in_image "$image" 'grep -rlI --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev "PRIVATE KEY-----" / 2>/dev/null'; then
     die "$image contains a private key (the files listed above)"
   fi
   # The build secret must not have been stored: no file in the image is the machine's bundle.
   bundle_sha="$(sha256sum <"$CA_BUNDLE" | cut -d' ' -f1)"
-  if in_image "$image" "find / -xdev -type f -size $(wc -c <"$CA_BUNDLE")c -exec sha256sum {} + \
+  if as_root_in_image "$image" "find / -xdev -type f -size $(wc -c <"$CA_BUNDLE")c -exec sha256sum {} + \
       | grep -q '^$bundle_sha '"; then
     die "$image holds a copy of the build-time CA bundle $CA_BUNDLE"
   fi
@@ -107,24 +115,8 @@ phase "image contents"
 
 # --- run both, as the deployment does ----------------------------------------------------------
 locked_down=(--read-only --tmpfs /tmp:rw,size=64m --cap-drop ALL --security-opt no-new-privileges)
-podman network create "$NETWORK" >/dev/null
-podman run --detach --name "$SERVICE_CONTAINER" --network "$NETWORK" \
-  --network-alias recommendations "${locked_down[@]}" \
-  --env RECOMMENDATIONS_DRAIN_SECONDS=1 \
-  "$SERVICE_IMAGE" >/dev/null
 secret_key="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
-podman run --detach --name "$WEBSITE_CONTAINER" --network "$NETWORK" "${locked_down[@]}" \
-  --publish 127.0.0.1::8000 \
-  --env DJANGO_SECRET_KEY="$secret_key" \
-  --env DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost \
-  --env DJANGO_SECURE_SSL_REDIRECT=false \
-  --env DATABASE_URL=sqlite:////tmp/marketplace.sqlite3 \
-  --env RECOMMENDATIONS_HOST=recommendations \
-  --env WEB_CONCURRENCY=2 \
-  "$WEBSITE_IMAGE" >/dev/null
-address="$(podman port "$WEBSITE_CONTAINER" 8000/tcp | head -1)"
-site="http://${address/0.0.0.0/127.0.0.1}"
-log "website container serves $site"
+podman network create "$NETWORK" >/dev/null
 
 fetch() { # fetch URL: the body of a 200 response, else fail
   python - "$1" <<'PY'
@@ -139,36 +131,119 @@ service_metrics() { # the service's own Prometheus text, read inside its contain
   podman exec "$SERVICE_CONTAINER" python3 -c \
     'import urllib.request as u; print(u.urlopen("http://127.0.0.1:9464/metrics", timeout=5).read().decode())'
 }
+service_serving() { # service_serving PORT: the standard gRPC health check, inside the container
+  podman exec "$SERVICE_CONTAINER" python3 -c '
+import grpc, sys
+from grpc_health.v1 import health_pb2 as pb, health_pb2_grpc as rpc
+reply = rpc.HealthStub(grpc.insecure_channel(sys.argv[1])).Check(pb.HealthCheckRequest(), timeout=2)
+sys.exit(reply.status != pb.HealthCheckResponse.SERVING)' "127.0.0.1:$1"
+}
+show_logs_and_die() {
+  for container in "$SERVICE_CONTAINER" "$WEBSITE_CONTAINER"; do
+    log "logs of $container:"
+    podman logs --tail 30 "$container" >&2 || true
+  done
+  die "$1"
+}
 
-for _ in $(seq 60); do
-  fetch "$site/readyz" >/dev/null 2>&1 && break
-  sleep 1
-done
-fetch "$site/readyz" >/dev/null || {
-  podman logs "$WEBSITE_CONTAINER" >&2
-  die "the website container never became ready"
-}
-# The service may finish starting after the site; a page rendered before that is degraded.
-for _ in $(seq 30); do
-  service_metrics >/dev/null 2>&1 && break
-  sleep 1
-done
-phase "containers started"
+make_certificates() { # make_certificates DIR: a CA, the service's and the website's certificates
+  python - "$1" <<'PY'
+import sys
+from pathlib import Path
 
-page="$(fetch "$site/")" || {
-  podman logs "$WEBSITE_CONTAINER" >&2
-  die "the homepage did not answer 200"
+import trustme
+
+folder = Path(sys.argv[1])
+ca = trustme.CA()
+ca.cert_pem.write_to_path(folder / "ca.pem")
+for name, identities in (("server", ["recommendations", "localhost"]), ("client", ["marketplace"])):
+    issued = ca.issue_cert(*identities)
+    issued.private_key_pem.write_to_path(folder / f"{name}-key.pem")
+    for pem in issued.cert_chain_pems:
+        pem.write_to_path(folder / f"{name}.pem", append=True)
+PY
 }
-books="$(grep -c 'data-book-id=' <<<"$page" || true)"
-[ "$books" -gt 0 ] || die "the homepage shows no books"
-ok_calls="$(fetch "$site/metrics" | awk '/^marketplace_recommendations_calls_total\{.*grpc_code="OK"/ {s += $2} END {print s + 0}')"
-served="$(service_metrics | awk '/^grpc_server_handled_total\{.*grpc_code="OK"/ {s += $2} END {print s + 0}')"
-[ "${ok_calls%.*}" -gt 0 ] || {
-  podman logs "$WEBSITE_CONTAINER" >&2
-  die "the homepage rendered without a successful recommendations call"
+# secret_file NAME FILE TARGET: podman's form of a Secret volume, /run/secrets/TARGET readable by
+# uid 10001 only (files, not folders: the root filesystem is read-only).
+secret_file() {
+  podman secret create "$RUN_ID-$1" "$2" >/dev/null
+  printf '%s,type=mount,target=%s,uid=10001,gid=10001,mode=0400' "$RUN_ID-$1" "$3"
 }
-[ "${served%.*}" -gt 0 ] || die "the recommendations container answered no call"
-log "homepage: $books books; site's successful recommendation calls: $ok_calls; service's OK calls: $served"
-phase "homepage with live recommendations"
+
+run_pair() { # run_pair plaintext|mutual-tls: start both containers, load the homepage, stop them
+  local mode="$1" service_args=() website_args=() health_port=50051
+  if [ "$mode" = mutual-tls ]; then
+    health_port=50052
+    # A tmpfs to hold the secret files: on a read-only root podman cannot create them in /run.
+    locked_down+=(--tmpfs /run/secrets:rw,size=1m)
+    certs="$(mktemp -d)"
+    make_certificates "$certs"
+    service_args=(
+      --secret "$(secret_file server-cert "$certs/server.pem" server.crt)"
+      --secret "$(secret_file server-key "$certs/server-key.pem" server.key)"
+      --secret "$(secret_file client-ca "$certs/ca.pem" client-ca.crt)"
+      --env RECOMMENDATIONS_TLS_CERT=/run/secrets/server.crt
+      --env RECOMMENDATIONS_TLS_KEY=/run/secrets/server.key
+      --env RECOMMENDATIONS_TLS_CLIENT_CA=/run/secrets/client-ca.crt
+      --env RECOMMENDATIONS_HEALTH_PORT=50052
+    )
+    website_args=(
+      --secret "$(secret_file client-cert "$certs/client.pem" client.crt)"
+      --secret "$(secret_file client-key "$certs/client-key.pem" client.key)"
+      --secret "$(secret_file server-ca "$certs/ca.pem" ca.crt)"
+      --env RECOMMENDATIONS_TLS_CA=/run/secrets/ca.crt
+      --env RECOMMENDATIONS_TLS_CLIENT_CERT=/run/secrets/client.crt
+      --env RECOMMENDATIONS_TLS_CLIENT_KEY=/run/secrets/client.key
+    )
+    rm -rf "$certs"
+  fi
+  # netavark reports on stderr that this machine has no syslog: that line is dropped.
+  podman run --detach --name "$SERVICE_CONTAINER" --network "$NETWORK" \
+    --network-alias recommendations "${locked_down[@]}" "${service_args[@]}" \
+    --env RECOMMENDATIONS_DRAIN_SECONDS=1 \
+    "$SERVICE_IMAGE" > /dev/null 2> >(grep -v '^failed to connect to syslog' >&2)
+  podman run --detach --name "$WEBSITE_CONTAINER" --network "$NETWORK" "${locked_down[@]}" \
+    "${website_args[@]}" \
+    --publish 127.0.0.1::8000 \
+    --env DJANGO_SECRET_KEY="$secret_key" \
+    --env DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost \
+    --env DJANGO_SECURE_SSL_REDIRECT=false \
+    --env DATABASE_URL=sqlite:////tmp/marketplace.sqlite3 \
+    --env RECOMMENDATIONS_HOST=recommendations \
+    --env WEB_CONCURRENCY=2 \
+    "$WEBSITE_IMAGE" > /dev/null 2> >(grep -v '^failed to connect to syslog' >&2)
+  local address site
+  address="$(podman port "$WEBSITE_CONTAINER" 8000/tcp | head -1)"
+  site="http://${address/0.0.0.0/127.0.0.1}"
+
+  for _ in $(seq 60); do
+    service_serving "$health_port" 2>/dev/null && fetch "$site/readyz" >/dev/null 2>&1 && break
+    sleep 1
+  done
+  service_serving "$health_port" || show_logs_and_die "$mode: the service is not SERVING on $health_port"
+  fetch "$site/readyz" >/dev/null || show_logs_and_die "$mode: the website never became ready"
+  phase "$mode: containers started, service SERVING on plaintext port $health_port"
+
+  local page books ok_calls served
+  page="$(fetch "$site/")" || show_logs_and_die "$mode: the homepage did not answer 200"
+  books="$(grep -c 'data-book-id=' <<<"$page" || true)"
+  [ "$books" -gt 0 ] || show_logs_and_die "$mode: the homepage shows no books"
+  ok_calls="$(fetch "$site/metrics" | awk '/^marketplace_recommendations_calls_total\{.*grpc_code="OK"/ {s += $2} END {print s + 0}')"
+  served="$(service_metrics | awk '/^grpc_server_handled_total\{/ && /Recommend"/ && /grpc_code="OK"/ {s += $2} END {print s + 0}')"
+  [ "${ok_calls%.*}" -gt 0 ] || show_logs_and_die "$mode: the homepage had no successful recommendations call"
+  [ "${served%.*}" -gt 0 ] || show_logs_and_die "$mode: the recommendations container answered no call"
+  log "$mode: homepage from $site shows $books books; site's OK recommendation calls: $ok_calls; service's OK Recommend calls: $served"
+
+  # A clean stop: SIGTERM, drain, exit 0 (podman stop waits up to 15 s before SIGKILL).
+  podman stop --time 15 "$WEBSITE_CONTAINER" "$SERVICE_CONTAINER" >/dev/null
+  local status
+  status="$(podman inspect --format '{{.State.ExitCode}}' "$SERVICE_CONTAINER")"
+  [ "$status" = 0 ] || show_logs_and_die "$mode: the service exited with status $status on SIGTERM"
+  podman rm "$WEBSITE_CONTAINER" "$SERVICE_CONTAINER" >/dev/null
+  phase "$mode: homepage with live recommendations, clean stop"
+}
+
+run_pair plaintext
+run_pair mutual-tls
 
 log "check-images passed in $((SECONDS - started)) s"
