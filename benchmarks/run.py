@@ -83,7 +83,8 @@ def main() -> int:
                 print(
                     f"round {round_number + 1} {contender.name:<24} "
                     f"{run.cpu_us_per_call:7.1f} us CPU/call {run.calls_per_second:8.0f} calls/s "
-                    f"p50 {run.p50_ms:.2f} ms p99 {run.p99_ms:.2f} ms | 1x1 p50 {one.p50_ms:.3f} ms",
+                    f"p50 {run.p50_ms:.2f} ms p99 {run.p99_ms:.2f} ms "
+                    f"| 1x1 p50 {one.p50_ms:.3f} ms",
                     flush=True,
                 )
     report = _report(contenders, results, single, args)
@@ -301,7 +302,8 @@ def _report(
         for r in rounds
     ]
     rate_ratios = [
-        results[SERVICE][r].calls_per_second / max(results[b][r].calls_per_second for b in baselines)
+        results[SERVICE][r].calls_per_second
+        / max(results[b][r].calls_per_second for b in baselines)
         for r in rounds
     ]
     cpu_median, rate_median = statistics.median(cpu_ratios), statistics.median(rate_ratios)
@@ -309,12 +311,13 @@ def _report(
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `make bench` ({Path(__file__).name}) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
-        f"Each server pinned to CPU {SERVER_CPU}, h2load to CPU {LOAD_CPU}; {args.calls} unary calls",
-        f"per run at 4 connections x 16 streams after a 500-call warm-up, {args.rounds} rounds with",
-        f"the order rotated each round; then {args.latency_calls} calls at 1 connection x 1 stream",
-        "for latency. CPU per call is user + system time of the server's process tree over the",
-        "measured calls. The service's own counters confirmed every call OK"
+        f"Written by `make bench` (benchmarks/{Path(__file__).name}) on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Each server pinned to CPU {SERVER_CPU},",
+        f"h2load to CPU {LOAD_CPU}; {args.calls} unary calls per run at 4 connections x 16",
+        f"streams after a 500-call warm-up, {args.rounds} rounds, the order rotated each round;",
+        f"then {args.latency_calls} calls at 1 connection x 1 stream for latency. CPU per call is",
+        "user + system time of the server's process tree over the measured calls. The service's",
+        "own counters confirmed that every call returned OK"
         f" ({args.rounds * (args.calls + args.latency_calls)} calls).",
         "",
         "## Medians over the rounds",
@@ -335,7 +338,8 @@ def _report(
         "",
         "## Every round",
         "",
-        "| Round | " + " | ".join(f"{c.name} CPU/call (us), calls/s" for c in contenders)
+        "| Round | "
+        + " | ".join(f"{c.name} CPU/call (us), calls/s" for c in contenders)
         + " | service CPU / cheapest | service calls/s / best |",
         "| ---: | " + " | ".join("---:" for _ in contenders) + " | ---: | ---: |",
     ]

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import grpc
 import pytest
 from bookshop.recommendations.v1 import recommendations_pb2_grpc
-
 from recommendations.catalog import build_catalog, default_csv, load_catalog, read_csv
 from recommendations.server import RunningServer, start
 from recommendations.settings import Settings

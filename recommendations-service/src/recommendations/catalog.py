@@ -89,7 +89,9 @@ def _book_from_row(path: Path, line: int, row: dict[str, str]) -> Book:
             f"{path}:{line}: id must be an integer and category one of "
             f"{', '.join(c.value for c in Category)}"
         ) from None
-    return Book(id=book_id, title=row["title"].strip(), author=row["author"].strip(), category=category)
+    return Book(
+        id=book_id, title=row["title"].strip(), author=row["author"].strip(), category=category
+    )
 
 
 def build_catalog(books: Sequence[Book], output: Path) -> None:

@@ -73,7 +73,8 @@ def _serve() -> int:
     try:
         catalog = load_catalog(settings.catalog)
         logging.getLogger(__name__).info(
-            "catalog loaded", extra={"fields": {"catalog": str(settings.catalog), "books": len(catalog)}}
+            "catalog loaded",
+            extra={"fields": {"catalog": str(settings.catalog), "books": len(catalog)}},
         )
         serve(settings, catalog)
     except (CatalogError, StartupError) as error:

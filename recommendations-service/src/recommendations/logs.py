@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 
-
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object: time, level, logger, message and its fields.
 

@@ -1,4 +1,4 @@
-"""Composition: the gRPC server with its servicer, health, reflection, interceptors, TLS and metrics.
+"""Composition: the gRPC server with servicer, health, reflection, interceptors, TLS and metrics.
 
 `start` builds and starts everything and returns a `RunningServer`; `serve` is the process's main
 loop: start, wait for SIGTERM or SIGINT, then shut down gracefully.
@@ -94,7 +94,7 @@ def start(settings: Settings, catalog: Catalog) -> RunningServer:
     GCCollector(registry=registry)
     # Outermost first: the access log sees the final status and full latency; exceptions are
     # turned into statuses innermost, so metrics and logs count INTERNAL, not a raw exception.
-    interceptors = [
+    interceptors: list[grpc.ServerInterceptor] = [
         AccessLogInterceptor(),
         MetricsInterceptor(ServerMetrics(registry)),
         ExceptionToStatusInterceptor(),

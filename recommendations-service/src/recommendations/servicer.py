@@ -91,7 +91,7 @@ class RecommendationsServicer:
 
 def add_to_server(servicer: RecommendationsServicer, server: grpc.Server) -> None:
     """Register the servicer with its request parser (see `_Undecodable`) and encoded responses."""
-    handlers = {
+    handlers: dict[str, grpc.RpcMethodHandler[object, bytes]] = {
         "Recommend": grpc.unary_unary_rpc_method_handler(
             servicer.Recommend, request_deserializer=parse_request, response_serializer=None
         )
@@ -102,6 +102,6 @@ def add_to_server(servicer: RecommendationsServicer, server: grpc.Server) -> Non
 
 def _category_name(value: int) -> str:
     try:
-        return pb.BookCategory.Name(value)
+        return pb.BookCategory.Name(pb.BookCategory.ValueType(value))
     except ValueError:
         return str(value)

@@ -68,7 +68,10 @@ VARIABLES = (
     ),
     Variable("RECOMMENDATIONS_WORKERS", "10", "an integer 1-256", "threads handling calls"),
     Variable(
-        "RECOMMENDATIONS_KEEPALIVE_SECONDS", "60", "a number > 0", "ping idle connections this often"
+        "RECOMMENDATIONS_KEEPALIVE_SECONDS",
+        "60",
+        "a number > 0",
+        "ping idle connections this often",
     ),
     Variable(
         "RECOMMENDATIONS_KEEPALIVE_TIMEOUT_SECONDS",
@@ -168,10 +171,7 @@ class Settings:
 
 def describe_variables() -> str:
     """Return the help text listing every variable with its default."""
-    return "\n".join(
-        f"  {v.name}={v.default}\n      {v.help} ({v.form}{'' if v.default else '; unset by default'})"
-        for v in VARIABLES
-    )
+    return "\n".join(f"  {v.name}={v.default}\n      {v.help} ({v.form})" for v in VARIABLES)
 
 
 class _Reader:
@@ -202,14 +202,14 @@ def _path_or_none(raw: str) -> Path | None:
 
 def _port(raw: str) -> int:
     port = int(raw)
-    if not 0 <= port <= 65535:  # noqa: PLR2004 - the TCP port range
+    if not 0 <= port <= 65535:
         raise ValueError(raw)
     return port
 
 
 def _workers(raw: str) -> int:
     workers = int(raw)
-    if not 1 <= workers <= 256:  # noqa: PLR2004 - a sane thread pool
+    if not 1 <= workers <= 256:
         raise ValueError(raw)
     return workers
 

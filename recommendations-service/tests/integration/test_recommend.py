@@ -14,7 +14,6 @@ from bookshop.recommendations.v1.recommendations_pb2 import (
     RecommendRequest,
 )
 from bookshop.recommendations.v1.recommendations_pb2_grpc import RecommendationsServiceStub
-
 from recommendations.catalog import InMemoryCatalog
 from recommendations.domain import Category
 
@@ -51,7 +50,9 @@ def test_max_results_above_ten_is_clamped(stub) -> None:
 def test_the_same_user_gets_the_same_books(stub) -> None:
     first = _recommend(stub, user_id=77, category=BOOK_CATEGORY_SELF_HELP, max_results=5)
     for _ in range(3):
-        assert _recommend(stub, user_id=77, category=BOOK_CATEGORY_SELF_HELP, max_results=5) == first
+        assert (
+            _recommend(stub, user_id=77, category=BOOK_CATEGORY_SELF_HELP, max_results=5) == first
+        )
 
 
 def test_replicas_agree(stub, start_server) -> None:

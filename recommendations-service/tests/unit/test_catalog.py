@@ -6,7 +6,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from recommendations.catalog import (
     CatalogError,
     InMemoryCatalog,
@@ -61,7 +60,9 @@ def test_a_file_that_is_not_a_catalog_is_refused(tmp_path: Path) -> None:
 def test_duplicate_books_break_the_build(tmp_path: Path) -> None:
     dune = Book(1, "Dune", "Frank Herbert", Category.SCIENCE_FICTION)
     with pytest.raises(CatalogError, match="catalog rule"):
-        build_catalog([dune, Book(2, "Dune", "Frank Herbert", Category.SCIENCE_FICTION)], tmp_path / "c")
+        build_catalog(
+            [dune, Book(2, "Dune", "Frank Herbert", Category.SCIENCE_FICTION)], tmp_path / "c"
+        )
     assert not (tmp_path / "c").exists()
 
 

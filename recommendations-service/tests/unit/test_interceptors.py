@@ -10,7 +10,6 @@ import pytest
 from grpc_interceptor.exceptions import InvalidArgument, NotFound
 from grpc_interceptor.testing import DummyRequest, dummy_client, raises
 from prometheus_client import CollectorRegistry
-
 from recommendations.interceptors import (
     AccessLogInterceptor,
     ExceptionToStatusInterceptor,
@@ -50,7 +49,10 @@ class TestExceptionToStatus:
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "user_id must be zero or positive",
             )
-            assert _code_and_details(client, "missing") == (grpc.StatusCode.NOT_FOUND, "no such book")
+            assert _code_and_details(client, "missing") == (
+                grpc.StatusCode.NOT_FOUND,
+                "no such book",
+            )
 
     def test_an_abort_keeps_its_status(self) -> None:
         with dummy_client(SPECIAL_CASES, [ExceptionToStatusInterceptor()]) as client:

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from recommendations.catalog import InMemoryCatalog
 from recommendations.domain import Book, Category, InvalidRequestError
 from recommendations.recommender import DEFAULT_RESULTS, MAX_RESULTS, Recommender
@@ -76,7 +75,8 @@ from recommendations.catalog import InMemoryCatalog
 from recommendations.domain import Book, Category
 from recommendations.recommender import Recommender
 books = [Book(n, f"t{n}", "A", Category.SCIENCE_FICTION) for n in range(1, 41)]
-picks = Recommender(InMemoryCatalog(books), clock=lambda: 1.7e9).recommend(7, Category.SCIENCE_FICTION, 5)
+recommender = Recommender(InMemoryCatalog(books), clock=lambda: 1.7e9)
+picks = recommender.recommend(7, Category.SCIENCE_FICTION, 5)
 print([b.id for b in picks])
 """
 

@@ -4,7 +4,6 @@ import logging
 from pathlib import Path
 
 import pytest
-
 from recommendations.settings import VARIABLES, Settings, SettingsError, TlsFiles
 
 

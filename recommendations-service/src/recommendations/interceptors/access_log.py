@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
 
-from recommendations.interceptors.base import UnaryInterceptor, status_name
+from recommendations.interceptors.base import UnaryInterceptor, status_code, status_name
 
 if TYPE_CHECKING:
     from recommendations.interceptors.base import UnaryBehavior
@@ -38,7 +38,7 @@ class AccessLogInterceptor(UnaryInterceptor):
             fields = {"grpc_method": method, "grpc_code": code, "latency_ms": latency_ms}
             logger.log(level, "%s %s", method, code, extra={"fields": fields})
 
-        def failures_logged(request: Any, context: grpc.ServicerContext) -> Any:
+        def failures_logged(request: object, context: grpc.ServicerContext) -> object:
             start = perf_counter()
             try:
                 return behavior(request, context)
@@ -46,14 +46,14 @@ class AccessLogInterceptor(UnaryInterceptor):
                 log(logging.WARNING, context, start, failed=True)
                 raise
 
-        def all_logged(request: Any, context: grpc.ServicerContext) -> Any:
+        def all_logged(request: object, context: grpc.ServicerContext) -> object:
             start = perf_counter()
             try:
                 response = behavior(request, context)
             except BaseException:
                 log(logging.WARNING, context, start, failed=True)
                 raise
-            failed = context.code() not in (None, grpc.StatusCode.OK)
+            failed = status_code(context) not in (None, grpc.StatusCode.OK)
             log(logging.WARNING if failed else logging.DEBUG, context, start, failed=failed)
             return response
 

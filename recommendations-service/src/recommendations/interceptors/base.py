@@ -57,12 +57,21 @@ def short_method_name(method: str) -> str:
     return method.rsplit("/", 1)[-1]
 
 
+def status_code(context: grpc.ServicerContext) -> grpc.StatusCode | None:
+    """Return the status code the call has been given so far; None means none (OK so far).
+
+    grpcio's server contexts have `code()` since 1.38; the type stubs do not declare it.
+    """
+    code: grpc.StatusCode | None = context.code()  # type: ignore[attr-defined]
+    return code
+
+
 def status_name(context: grpc.ServicerContext, *, failed: bool = False) -> str:
     """Return the status code name a finished call carries, e.g. `OK` or `INVALID_ARGUMENT`.
 
     A call that raised without a status reaches the client as UNKNOWN; pass `failed=True` then.
     """
-    code = context.code()
+    code = status_code(context)
     if code is None:
         return "UNKNOWN" if failed else "OK"
     return code.name

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_interceptor.exceptions import GrpcException
 
-from recommendations.interceptors.base import UnaryInterceptor
+from recommendations.interceptors.base import UnaryInterceptor, status_code
 
 if TYPE_CHECKING:
     from recommendations.interceptors.base import UnaryBehavior
@@ -31,13 +31,13 @@ class ExceptionToStatusInterceptor(UnaryInterceptor):
     def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
         """Return `behavior` with its exceptions turned into statuses."""
 
-        def handle(request: Any, context: grpc.ServicerContext) -> Any:
+        def handle(request: object, context: grpc.ServicerContext) -> object:
             try:
                 return behavior(request, context)
             except GrpcException as error:
                 context.abort(error.status_code, error.details)
             except Exception:
-                if context.code() is not None:  # already aborted with a chosen status
+                if status_code(context) is not None:  # already aborted with a chosen status
                     raise
                 _log.exception("unexpected error in %s", method, extra={"grpc_method": method})
                 context.abort(grpc.StatusCode.INTERNAL, INTERNAL_DETAILS)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from recommendations.interceptors.base import UnaryInterceptor, short_method_name
+from recommendations.interceptors.base import UnaryInterceptor, short_method_name, status_code
 
 if TYPE_CHECKING:
     from recommendations.interceptors.base import UnaryBehavior
@@ -75,7 +75,7 @@ class MetricsInterceptor(UnaryInterceptor):
                 counter = by_code[code_name] = handled.labels(name, code_name)
             counter.inc()
 
-        def instrumented(request: Any, context: grpc.ServicerContext) -> Any:
+        def instrumented(request: object, context: grpc.ServicerContext) -> object:
             started.inc()
             in_flight.inc()
             start = perf_counter()
@@ -83,14 +83,13 @@ class MetricsInterceptor(UnaryInterceptor):
                 response = behavior(request, context)
             except BaseException:
                 # An exception that carries no status reaches the client as UNKNOWN.
-                count(context.code() or grpc.StatusCode.UNKNOWN)
+                count(status_code(context) or grpc.StatusCode.UNKNOWN)
                 raise
             else:
-                count(context.code())
+                count(status_code(context))
                 return response
             finally:
                 latency.observe(perf_counter() - start)
                 in_flight.dec()
 
         return instrumented
-

@@ -1,0 +1,147 @@
+"""The `recommendations-server` process: configuration errors, catalog building, graceful stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import grpc
+import pytest
+from bookshop.recommendations.v1.recommendations_pb2 import BOOK_CATEGORY_MYSTERY, RecommendRequest
+from bookshop.recommendations.v1.recommendations_pb2_grpc import RecommendationsServiceStub
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from recommendations.catalog import load_catalog
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+COMMAND = [sys.executable, "-m", "recommendations"]
+
+
+def _env(**variables: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RECOMMENDATIONS_")}
+    return base | {"RECOMMENDATIONS_BIND": "127.0.0.1"} | variables
+
+
+def _run(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COMMAND, *args],
+        env=_env(**variables),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_help_lists_every_variable_with_its_default() -> None:
+    result = _run("--help")
+    assert result.returncode == 0
+    for line in ("RECOMMENDATIONS_PORT=50051", "RECOMMENDATIONS_METRICS_PORT=9464",
+                 "RECOMMENDATIONS_CATALOG=.cache/catalog.sqlite3",
+                 "RECOMMENDATIONS_DRAIN_SECONDS=0", "RECOMMENDATIONS_GRACE_SECONDS=10",
+                 "RECOMMENDATIONS_HEALTH_PORT=50052", "RECOMMENDATIONS_TLS_CLIENT_CA=",
+                 "RECOMMENDATIONS_LOG_LEVEL=INFO", "RECOMMENDATIONS_REFLECTION=true"):  # fmt: skip
+        assert line in result.stdout
+
+
+def test_a_bad_variable_is_one_line_and_status_2(catalog_file: Path) -> None:
+    result = _run(RECOMMENDATIONS_PORT="fifty", RECOMMENDATIONS_CATALOG=str(catalog_file))
+    assert result.returncode == 2
+    assert result.stderr == "error: RECOMMENDATIONS_PORT must be a port 0-65535, got 'fifty'\n"
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "junk"])
+def test_an_unusable_catalog_stops_start_up_with_one_line(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    if kind == "empty":
+        (tmp_path / "empty.csv").write_text("id,title,author,category\n")
+        assert (
+            _run(
+                "build-catalog", "--csv", str(tmp_path / "empty.csv"), "--output", str(path)
+            ).returncode
+            == 0
+        )
+    elif kind == "junk":
+        path.write_bytes(b"\0junk" * 1000)
+    result = _run(RECOMMENDATIONS_CATALOG=str(path), RECOMMENDATIONS_PORT="0")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: catalog {path} ")
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_build_catalog_writes_the_packaged_books(tmp_path: Path) -> None:
+    output = tmp_path / ".cache" / "catalog.sqlite3"
+    result = _run("build-catalog", "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    assert len(load_catalog(output)) >= 150
+
+
+def test_build_catalog_refuses_a_bad_csv(tmp_path: Path) -> None:
+    (tmp_path / "bad.csv").write_text(
+        "id,title,author,category\n1,Dune,Frank Herbert,space opera\n"
+    )
+    result = _run(
+        "build-catalog", "--csv", str(tmp_path / "bad.csv"), "--output", str(tmp_path / "c")
+    )
+    assert result.returncode == 1
+    assert "category one of mystery, science-fiction, self-help" in result.stderr
+    assert not (tmp_path / "c").exists()
+
+
+def _health(channel: grpc.Channel) -> int:
+    request = health_pb2.HealthCheckRequest(
+        service="bookshop.recommendations.v1.RecommendationsService"
+    )
+    return health_pb2_grpc.HealthStub(channel).Check(request, timeout=2).status
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_drains_then_exits_0(catalog_file: Path, signum: signal.Signals) -> None:
+    server = subprocess.Popen(
+        COMMAND,
+        env=_env(
+            RECOMMENDATIONS_CATALOG=str(catalog_file),
+            RECOMMENDATIONS_PORT="0",
+            RECOMMENDATIONS_METRICS_PORT="0",
+            RECOMMENDATIONS_DRAIN_SECONDS="2",
+        ),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        port = None
+        for line in server.stdout:
+            entry = json.loads(line)
+            if entry["message"] == "serving":
+                port = entry["port"]
+                break
+        assert port, "the server never reported that it was serving"
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = RecommendationsServiceStub(channel)
+            request = RecommendRequest(user_id=3, category=BOOK_CATEGORY_MYSTERY)
+            assert _health(channel) == health_pb2.HealthCheckResponse.SERVING
+            signalled = time.monotonic()
+            server.send_signal(signum)
+            while _health(channel) != health_pb2.HealthCheckResponse.NOT_SERVING:
+                assert time.monotonic() - signalled < 1.5, "health never went NOT_SERVING"
+                time.sleep(0.05)
+            # Inside the drain window: NOT_SERVING, yet calls still succeed.
+            assert len(stub.Recommend(request, timeout=2).recommendations) == 3
+            assert time.monotonic() - signalled < 1.9
+        assert server.wait(timeout=15) == 0
+        assert time.monotonic() - signalled >= 2
+        messages = [json.loads(line)["message"] for line in server.stdout]
+        assert messages == ["signal received", "draining", "stopped"]
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
