@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Benchmark the recommendations service against its baselines (bare sync grpc.server, bare
+# grpc.aio, the original tutorial's server) with h2load; writes docs/benchmarks.md.
+# Usage: ci/bench.sh [benchmarks/run.py options, e.g. --rounds 5 --calls 30000]
+source "$(dirname "$0")/lib.sh"
+need_apt h2load nghttp2-client
+need_apt taskset util-linux
+[ "$(nproc)" -ge 2 ] || die "the benchmark pins the servers and h2load to different CPUs: it needs 2"
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+recommendations-server build-catalog --output "$tmp/catalog.sqlite3" >/dev/null
+log "benchmarking (about 3 minutes); keep the machine otherwise idle for steady figures"
+python benchmarks/run.py --catalog "$tmp/catalog.sqlite3" --output docs/benchmarks.md "$@"
+log "wrote docs/benchmarks.md"
