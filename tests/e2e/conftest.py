@@ -110,25 +110,24 @@ def recommendations_service(workdir):
     assert stop(process) == 0
 
 
-@pytest.fixture(scope="session")
-def website(workdir, recommendations_service):
-    """The website under gunicorn with production settings; yields its base URL."""
+def serve_website(workdir, name, recommendations_target):
+    """Start the website under gunicorn with production settings; returns it and its URL."""
     port = free_port()
     env = clean_env(
         DJANGO_SETTINGS_MODULE="marketplace.settings.prod",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         DJANGO_SECURE_SSL_REDIRECT="false",
-        DJANGO_STATIC_ROOT=str(workdir / "static"),
-        DATABASE_URL=f"sqlite:///{workdir / 'site.sqlite3'}",
-        RECOMMENDATIONS_TARGET=f"127.0.0.1:{recommendations_service}",
+        DJANGO_STATIC_ROOT=str(workdir / f"{name}-static"),
+        DATABASE_URL=f"sqlite:///{workdir / f'{name}.sqlite3'}",
+        RECOMMENDATIONS_TARGET=recommendations_target,
         GUNICORN_BIND=f"127.0.0.1:{port}",
         WEB_CONCURRENCY="2",
     )
     manage = [sys.executable, ROOT / "marketplace-django" / "manage.py"]
     subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], env=env, check=True)
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True)
-    log = (workdir / "website.log").open("w")
+    log = (workdir / f"{name}.log").open("w")
     process = subprocess.Popen(
         [BIN / "gunicorn", "-c", "python:marketplace.gunicorn", "marketplace.wsgi"],
         env=env,
@@ -137,7 +136,22 @@ def website(workdir, recommendations_service):
         stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: answers(base + "/readyz"), process, "gunicorn")
+    wait_until(lambda: answers(base + "/readyz"), process, f"gunicorn ({name})")
+    return process, base
+
+
+@pytest.fixture(scope="session")
+def website(workdir, recommendations_service):
+    """The website, using the recommendations service; yields its base URL."""
+    process, base = serve_website(workdir, "website", f"127.0.0.1:{recommendations_service}")
+    yield base
+    assert stop(process) == 0
+
+
+@pytest.fixture(scope="session")
+def website_without_service(workdir):
+    """The website pointed at a port where no recommendations service listens."""
+    process, base = serve_website(workdir, "website-alone", f"127.0.0.1:{free_port()}")
     yield base
     assert stop(process) == 0
 

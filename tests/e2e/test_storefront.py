@@ -82,3 +82,18 @@ def test_an_unknown_category_is_a_friendly_404(page, website, console_errors):
     expect(page.get_by_role("navigation", name="Categories")).to_be_visible()
     # The browser reports the 404 status itself as a console error; nothing else may appear.
     assert [error for error in console_errors if "404" not in error] == []
+
+
+def test_without_the_service_pages_still_work_and_say_so(
+    page, website_without_service, console_errors
+):
+    page.goto(website_without_service + "/")
+
+    expect(page).to_have_title("Online Books For You")
+    expect(page.get_by_role("status")).to_contain_text("Recommendations are unavailable right now.")
+    expect(page.get_by_role("heading", name="Browse by category")).to_be_visible()
+    expect(page.locator("[data-book-id]")).to_have_count(0)
+    page.get_by_role("link", name="Self-help").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Self-help")
+    expect(page.get_by_role("status")).to_be_visible()
+    assert console_errors == []
