@@ -17,18 +17,23 @@ need_apt debootstrap debootstrap
 # runc and ulimits below this machine's hard limits (see ci/podman/containers.conf).
 export CONTAINERS_CONF="$ROOT/ci/podman/containers.conf"
 
-TAG="$(protos_version)"
+version_of() { # version_of DIR: the distribution version in DIR/pyproject.toml
+  python -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' \
+    "$1/pyproject.toml"
+}
 BASE_IMAGE=localhost/bookshop-base:bookworm-python3.11
 BASE_PACKAGES=python3,python3-venv
 CACHE="$ROOT/.cache/images"
 BASE_TARBALL="$CACHE/debian-bookworm-minbase-python3.11.tar"
-SERVICE_IMAGE="localhost/bookshop-recommendations:$TAG"
-WEBSITE_IMAGE="localhost/bookshop-marketplace:$TAG"
+# Tagged as the dev overlay expects them (localhost/bookshop-*:VERSION).
+SERVICE_IMAGE="localhost/bookshop-recommendations:$(version_of recommendations-service)"
+WEBSITE_IMAGE="localhost/bookshop-marketplace:$(version_of marketplace-django)"
 CA_BUNDLE="${CHECK_IMAGES_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 RUN_ID="bookshop-check-$$"
 NETWORK="$RUN_ID"
 SERVICE_CONTAINER="$RUN_ID-recommendations"
 WEBSITE_CONTAINER="$RUN_ID-marketplace"
+certs="" # a temporary folder of test certificates while the mutual-TLS pair runs
 
 started=$SECONDS
 phase_started=$SECONDS
@@ -41,6 +46,7 @@ cleanup() {
   podman rm --force --ignore --time 5 "$WEBSITE_CONTAINER" "$SERVICE_CONTAINER" >/dev/null 2>&1 || true
   podman network rm --force "$NETWORK" >/dev/null 2>&1 || true
   podman secret ls --format '{{.Name}}' 2>/dev/null | grep "^$RUN_ID-" | xargs -r podman secret rm >/dev/null 2>&1 || true
+  [ -z "$certs" ] || rm -rf "$certs"
 }
 trap cleanup EXIT
 
@@ -172,10 +178,11 @@ secret_file() {
 
 run_pair() { # run_pair plaintext|mutual-tls: start both containers, load the homepage, stop them
   local mode="$1" service_args=() website_args=() health_port=50051
+  local limits=("${locked_down[@]}")
   if [ "$mode" = mutual-tls ]; then
     health_port=50052
     # A tmpfs to hold the secret files: on a read-only root podman cannot create them in /run.
-    locked_down+=(--tmpfs /run/secrets:rw,size=1m)
+    limits+=(--tmpfs /run/secrets:rw,size=1m)
     certs="$(mktemp -d)"
     make_certificates "$certs"
     service_args=(
@@ -199,10 +206,10 @@ run_pair() { # run_pair plaintext|mutual-tls: start both containers, load the ho
   fi
   # netavark reports on stderr that this machine has no syslog: that line is dropped.
   podman run --detach --name "$SERVICE_CONTAINER" --network "$NETWORK" \
-    --network-alias recommendations "${locked_down[@]}" "${service_args[@]}" \
+    --network-alias recommendations "${limits[@]}" "${service_args[@]}" \
     --env RECOMMENDATIONS_DRAIN_SECONDS=1 \
     "$SERVICE_IMAGE" > /dev/null 2> >(grep -v '^failed to connect to syslog' >&2)
-  podman run --detach --name "$WEBSITE_CONTAINER" --network "$NETWORK" "${locked_down[@]}" \
+  podman run --detach --name "$WEBSITE_CONTAINER" --network "$NETWORK" "${limits[@]}" \
     "${website_args[@]}" \
     --publish 127.0.0.1::8000 \
     --env DJANGO_SECRET_KEY="$secret_key" \
