@@ -1,0 +1,99 @@
+"""The Dockerfiles and the compose file keep the promises hadolint and the compose schema cannot
+check: a pinned, replaceable base, a non-root final stage built from wheels, the service reachable
+only inside the compose network, and certificates mounted as secrets rather than built in."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILES = ["recommendations-service/Dockerfile", "marketplace-django/Dockerfile"]
+
+
+def _instructions(path: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", (ROOT / path).read_text())
+    return [
+        (line.split(maxsplit=1)[0].upper(), line.split(maxsplit=1)[1] if " " in line else "")
+        for line in (raw.strip() for raw in text.splitlines())
+        if line and not line.startswith("#")
+    ]
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_base_image_is_a_pinned_build_argument(dockerfile: str) -> None:
+    instructions = _instructions(dockerfile)
+    assert instructions[0][0] == "ARG"
+    name, _, default = instructions[0][1].partition("=")
+    assert name == "BASE_IMAGE"
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", default), default
+    stages = [arguments for instruction, arguments in instructions if instruction == "FROM"]
+    assert len(stages) == 2, "a builder stage and a final stage"
+    assert all(stage.split()[0] == "${BASE_IMAGE}" for stage in stages)
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_final_stage_installs_wheels_only_and_runs_as_non_root(dockerfile: str) -> None:
+    instructions = _instructions(dockerfile)
+    last_from = max(i for i, (instruction, _) in enumerate(instructions) if instruction == "FROM")
+    final = instructions[last_from + 1 :]
+    assert not [a for i, a in final if i in {"COPY", "ADD"}], "the final stage copies no sources"
+    installs = [a for i, a in final if i == "RUN" and "pip install" in a]
+    assert installs
+    assert all("--no-index" in a and "from=builder" in a for a in installs)
+    users = [a for i, a in final if i == "USER"]
+    assert users == ["10001:10001"]
+    assert final[-1][0] in {"CMD", "ENTRYPOINT"}
+
+
+def test_build_context_keeps_local_state_out() -> None:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    rules = [line for line in lines if line and not line.startswith("#")]
+    assert rules[0] == "*", "an allowlist: everything is excluded first"
+    allowed = {line[1:].rstrip("/") for line in rules if line.startswith("!")}
+    assert allowed == {
+        "proto-registry",
+        "clients/python",
+        "recommendations-service",
+        "marketplace-django",
+    }
+    assert {"**/*.pem", "**/*.key"} <= set(rules)
+
+
+def test_compose_exposes_only_the_website_and_mounts_certificates_as_secrets() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+    service, website = compose["services"]["recommendations"], compose["services"]["marketplace"]
+    assert "ports" not in service
+    assert website["ports"] == ["127.0.0.1:8000:8000"]
+    # Every secret is a file that `make certs` writes (Path drops the leading "./").
+    assert all(
+        Path(secret["file"]).parent == Path("certs") for secret in compose["secrets"].values()
+    )
+    for container, variables in (
+        (
+            service,
+            [
+                "RECOMMENDATIONS_TLS_CERT",
+                "RECOMMENDATIONS_TLS_KEY",
+                "RECOMMENDATIONS_TLS_CLIENT_CA",
+            ],
+        ),
+        (
+            website,
+            [
+                "RECOMMENDATIONS_TLS_CA",
+                "RECOMMENDATIONS_TLS_CLIENT_CERT",
+                "RECOMMENDATIONS_TLS_CLIENT_KEY",
+            ],
+        ),
+    ):
+        mounted = {f"/run/secrets/{name}" for name in container["secrets"]}
+        for variable in variables:
+            assert container["environment"][variable] in mounted, variable
+    for container in (service, website):
+        assert container["read_only"] is True
+        assert container["cap_drop"] == ["ALL"]
