@@ -6,13 +6,13 @@ import time
 from hashlib import blake2b
 from typing import TYPE_CHECKING
 
-from recommendations.domain import InvalidRequestError
+from recommendations.domain import Category, InvalidRequestError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from recommendations.catalog import Catalog
-    from recommendations.domain import Book, Category
+    from recommendations.domain import Book
 
 DEFAULT_RESULTS = 3
 """How many books a request with max_results 0 (unset) gets."""
@@ -24,6 +24,7 @@ _SECONDS_PER_DAY = 86_400
 _DRAW_BYTES = 4
 _DRAW_BITS = 8 * _DRAW_BYTES
 _DRAW_MASK = (1 << _DRAW_BITS) - 1
+_KEYS = {category: category.value.encode() for category in Category}
 
 
 class Recommender:
@@ -61,7 +62,7 @@ class Recommender:
         if count == 0:
             return []
         day = int(self._clock() // _SECONDS_PER_DAY)
-        key = b"%d/%s/%d" % (user_id, category.value.encode(), day)
+        key = b"%d/%s/%d" % (user_id, _KEYS[category], day)
         draws = int.from_bytes(blake2b(key, digest_size=_DRAW_BYTES * count).digest())
         # A partial Fisher-Yates shuffle that records only the positions it swapped, instead of
         # copying the category's books: `moved[j]` is the index now at position j.

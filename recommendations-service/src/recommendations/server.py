@@ -30,9 +30,10 @@ from recommendations.interceptors import (
     ExceptionToStatusInterceptor,
     MetricsInterceptor,
     ServerMetrics,
+    apply_interceptors,
 )
 from recommendations.recommender import Recommender
-from recommendations.servicer import SERVICE_NAME, RecommendationsServicer, add_to_server
+from recommendations.servicer import SERVICE_NAME, RecommendationsServicer, method_handlers
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -94,17 +95,24 @@ def start(settings: Settings, catalog: Catalog) -> RunningServer:
     GCCollector(registry=registry)
     # Outermost first: the access log sees the final status and full latency; exceptions are
     # turned into statuses innermost, so metrics and logs count INTERNAL, not a raw exception.
-    interceptors: list[grpc.ServerInterceptor] = [
+    # They are composed once per method at registration, not per call by grpcio (see
+    # `apply_interceptors`); so they cover this service's methods, not health or reflection.
+    interceptors = [
         AccessLogInterceptor(),
         MetricsInterceptor(ServerMetrics(registry)),
         ExceptionToStatusInterceptor(),
     ]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="grpc"),
-        interceptors=interceptors,
         options=_channel_options(settings),
     )
-    add_to_server(RecommendationsServicer(Recommender(catalog), catalog), server)
+    servicer = RecommendationsServicer(Recommender(catalog), catalog)
+    handlers = {
+        name: apply_interceptors(f"/{SERVICE_NAME}/{name}", handler, interceptors)
+        for name, handler in method_handlers(servicer).items()
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:

@@ -5,7 +5,7 @@ This is the only module that imports the generated `bookshop.recommendations.v1`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import grpc
 from bookshop.recommendations.v1 import recommendations_pb2 as pb
@@ -57,7 +57,7 @@ class RecommendationsServicer:
     them. Building and serializing the messages on every call cost about 20% more server CPU per
     call under load (docs/benchmarks.md). That is why `Recommend` returns bytes, and why this class
     does not subclass the generated `RecommendationsServiceServicer` (whose `Recommend` returns a
-    message); `add_to_server` registers it with a pass-through response serializer.
+    message); `method_handlers` registers it with a pass-through response serializer.
     """
 
     def __init__(self, recommender: Recommender, catalog: Catalog) -> None:
@@ -89,15 +89,18 @@ class RecommendationsServicer:
         return b"".join([encoded[book.id] for book in books])
 
 
-def add_to_server(servicer: RecommendationsServicer, server: grpc.Server) -> None:
-    """Register the servicer with its request parser (see `_Undecodable`) and encoded responses."""
-    handlers: dict[str, grpc.RpcMethodHandler[object, bytes]] = {
+def method_handlers(
+    servicer: RecommendationsServicer,
+) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
+    """Return the service's method handlers by rpc name, for `SERVICE_NAME`.
+
+    Requests go through the lenient parser (see `_Undecodable`); responses are already encoded.
+    """
+    return {
         "Recommend": grpc.unary_unary_rpc_method_handler(
             servicer.Recommend, request_deserializer=parse_request, response_serializer=None
         )
     }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
-    server.add_registered_method_handlers(SERVICE_NAME, handlers)
 
 
 def _category_name(value: int) -> str:

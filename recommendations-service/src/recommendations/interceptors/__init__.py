@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from recommendations.interceptors.access_log import AccessLogInterceptor
-from recommendations.interceptors.base import UnaryBehavior, UnaryInterceptor
+from recommendations.interceptors.base import UnaryBehavior, UnaryInterceptor, apply_interceptors
 from recommendations.interceptors.exceptions import ExceptionToStatusInterceptor
 from recommendations.interceptors.metrics import MetricsInterceptor, ServerMetrics
 
@@ -14,4 +14,5 @@ __all__ = [
     "ServerMetrics",
     "UnaryBehavior",
     "UnaryInterceptor",
+    "apply_interceptors",
 ]

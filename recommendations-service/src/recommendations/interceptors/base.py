@@ -8,13 +8,16 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import grpc
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 UnaryBehavior: TypeAlias = "Callable[[Any, grpc.ServicerContext], Any]"
 
 
 class UnaryInterceptor(grpc.ServerInterceptor, abc.ABC):
     """A server interceptor that decorates unary-unary methods, building each wrapper once.
+
+    It works as a standard `grpc.ServerInterceptor`; the server itself composes its interceptors
+    with `apply_interceptors` when it registers its methods (see there for why).
 
     grpc-interceptor's `ServerInterceptor` builds a new method handler on every call; measured on
     this service that costs about 15% more server CPU per call than building each method's wrapped
@@ -39,17 +42,39 @@ class UnaryInterceptor(grpc.ServerInterceptor, abc.ABC):
         handler = continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        wrapped = grpc.unary_unary_rpc_method_handler(
-            self.wrap(method, handler.unary_unary),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        wrapped = apply_interceptors(method, handler, [self])
         self._handlers[method] = wrapped
         return wrapped
 
     @abc.abstractmethod
     def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
         """Return `behavior` decorated with this interceptor's concern, for `method`."""
+
+
+def apply_interceptors(
+    method: str,
+    handler: grpc.RpcMethodHandler[Any, Any],
+    interceptors: Sequence[UnaryInterceptor],
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """Return `handler` with its unary behaviour wrapped by `interceptors`, the first outermost.
+
+    This is how the server composes its interceptors: once, when it registers a method. Passed
+    to `grpc.server(interceptors=...)` instead, each interceptor adds a continuation step that
+    grpcio runs on every call; measured on this service (h2load, 4 alternating rounds, pinned),
+    three interceptors that way cost about 20 us more server CPU per call than the same three
+    composed at registration (+6 us over none), against a budget of about 13 us (10% of a bare
+    sync server's 130 us).
+    """
+    behavior = handler.unary_unary
+    if behavior is None:
+        return handler
+    for interceptor in reversed(interceptors):
+        behavior = interceptor.wrap(method, behavior)
+    return grpc.unary_unary_rpc_method_handler(
+        behavior,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
 
 def short_method_name(method: str) -> str:
