@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 import grpc
 from bookshop.recommendations.v1 import recommendations_pb2, recommendations_pb2_grpc
 from google.protobuf.message import DecodeError
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
+from grpc_health.v1 import health_pb2
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -90,9 +90,14 @@ def failure(error: grpc.RpcError) -> tuple[grpc.StatusCode, str]:
 
 def health(channel: grpc.Channel, *, service: str = "", timeout: float = 2) -> str:
     """The health status name of `service` ("SERVING", ...) or the failed call's code name."""
-    stub = health_pb2_grpc.HealthStub(channel)
+    # The method itself rather than HealthStub, whose type stubs do not declare Check.
+    check = channel.unary_unary(
+        "/grpc.health.v1.Health/Check",
+        request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+        response_deserializer=health_pb2.HealthCheckResponse.FromString,
+    )
     try:
-        reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+        reply = check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
     except grpc.RpcError as error:
         return failure(error)[0].name
     return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))

@@ -49,7 +49,10 @@ truncated = st.tuples(fields, st.floats(0, 1, exclude_max=True)).map(
 oversized = st.tuples(st.integers(_LIMIT + 1, _LIMIT + 16 * 1024), st.binary(max_size=16)).map(
     lambda t: ("over 64 KiB", (t[1] * (t[0] // max(1, len(t[1])) + 1))[: t[0]] or bytes(t[0]))
 )
-requests = st.one_of(well_formed, followed_by_bytes, random_bytes, truncated, oversized)
+small = st.one_of(well_formed, followed_by_bytes, random_bytes, truncated)
+# An oversized request takes gRPC about 0.2 s to refuse (against 1 ms for the others), so they
+# are one in 200 (a value hypothesis does not favour, as it does 0 and the bounds).
+requests = st.integers(0, 199).flatmap(lambda n: oversized if n == 117 else small)
 
 
 def _cut(message: bytes, where: float) -> bytes:

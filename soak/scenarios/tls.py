@@ -41,7 +41,9 @@ def run(context: Context) -> Outcome:
         (certs / "client-key.pem").read_bytes(),
         (certs / "client.pem").read_bytes(),
     )
-    stranger = trustme.CA().issue_cert("bookshop-client")
+    other_ca = trustme.CA()
+    other_ca_pem = other_ca.cert_pem.bytes()
+    stranger = other_ca.issue_cert("bookshop-client")
     stranger_key = stranger.private_key_pem.bytes()
     stranger_chain = b"".join(blob.bytes() for blob in stranger.cert_chain_pems)
 
@@ -62,6 +64,7 @@ def run(context: Context) -> Outcome:
     cases = [
         ("TLS server, plaintext client", tls_only, None, False),
         ("TLS server, TLS client trusting the CA", tls_only, (ca, None, None), True),
+        ("TLS server, TLS client trusting another CA", tls_only, (other_ca_pem, None, None), False),
         ("mutual TLS, plaintext client", mutual, None, False),
         ("mutual TLS, no client certificate", mutual, (ca, None, None), False),
         (
