@@ -66,7 +66,12 @@ VARIABLES = (
         "a port 0-65535",
         "plaintext health-only port, opened when TLS is on",
     ),
-    Variable("RECOMMENDATIONS_WORKERS", "10", "an integer 1-256", "threads handling calls"),
+    Variable(
+        "RECOMMENDATIONS_WORKERS",
+        "4",
+        "an integer 1-256",
+        "threads handling calls (calls are CPU-bound: more threads only contend for the GIL)",
+    ),
     Variable(
         "RECOMMENDATIONS_KEEPALIVE_SECONDS",
         "60",
@@ -124,7 +129,7 @@ class Settings:
     grace_seconds: float = 10.0
     tls: TlsFiles | None = None
     health_port: int = 50052
-    workers: int = 10
+    workers: int = 4
     keepalive_seconds: float = 60.0
     keepalive_timeout_seconds: float = 20.0
     max_connection_age_seconds: float = 300.0

@@ -94,6 +94,9 @@ class TestMetrics:
         for code in ("INVALID_ARGUMENT", "INTERNAL", "FAILED_PRECONDITION"):
             assert self._sample(registry, "grpc_server_handled_total", grpc_code=code) == 1
         assert self._sample(registry, "grpc_server_handling_seconds_count") == 6
+        assert self._sample(registry, "grpc_server_handling_seconds_bucket", le="+Inf") == 6
+        assert self._sample(registry, "grpc_server_handling_seconds_bucket", le="2.5") == 6
+        assert 0 < self._sample(registry, "grpc_server_handling_seconds_sum") < 6 * 2.5
         assert self._sample(registry, "grpc_server_in_flight") == 0
 
     def test_an_exception_without_status_counts_as_unknown(self) -> None:
@@ -106,11 +109,11 @@ class TestMetrics:
         registry = CollectorRegistry()
 
         def report_in_flight(_input: str, _context: grpc.ServicerContext) -> str:
-            return str(self._sample(registry, "grpc_server_in_flight"))
+            return f"{self._sample(registry, 'grpc_server_in_flight'):g}"
 
         interceptors = [MetricsInterceptor(ServerMetrics(registry))]
         with dummy_client({"in-flight": report_in_flight}, interceptors) as client:
-            assert client.Execute(DummyRequest(input="in-flight")).output == "1.0"
+            assert client.Execute(DummyRequest(input="in-flight")).output == "1"
 
 
 class TestAccessLog:
