@@ -7,12 +7,15 @@
 - tutorial: BASELINE, the original tutorial's Flask marketplace served by `flask run`, calling
             the tutorial-style server (both labelled fixtures in benchmarks/baselines/).
 
-Each web server runs pinned to CPU 1; wrk (8 connections) and the gRPC servers share CPU 0.
-The contenders alternate over several rounds. For each run: requests/s, p50/p99 from wrk, and
+Two placements, each over several rounds in which the contenders alternate: "pinned" (each web
+server on CPU 1; wrk, 8 connections, and the gRPC servers on CPU 0, as the service's benchmark
+does) and "whole machine" (nothing pinned: gunicorn's two workers may use both CPUs, as
+deployed). For each run: requests/s, p50/p99 from wrk, and
 CPU time per request of the web server's whole process tree (user + system, from /proc: steadier
 than throughput on a shared machine). The live run's pages are checked from the site's own metric
 (every call OK: a degraded page would be cheaper and flatter the figures). Targets: live at least
-0.80 x static and at least 1.2 x tutorial requests/s (medians of the per-round ratios).
+0.80 x static and at least 1.2 x tutorial requests/s (medians of the per-round ratios), judged
+on the pinned placement.
 
 Usage: python -m benchmarks.web [--rounds 3] [--seconds 10] [--output docs/benchmarks-web.md]
 """
@@ -35,7 +38,14 @@ from typing import TYPE_CHECKING
 from soak.harness.load import WrkRun, wrk
 from soak.harness.metrics import difference
 from soak.harness.ports import free_port
-from soak.harness.processes import BIN, Supervisor, clean_environment, tree_cpu_seconds, wait_until
+from soak.harness.processes import (
+    BIN,
+    Supervisor,
+    clean_environment,
+    pin_tree,
+    tree_cpu_seconds,
+    wait_until,
+)
 from soak.harness.service import Replica, build_catalog
 from soak.harness.website import Website
 
@@ -45,9 +55,25 @@ if TYPE_CHECKING:
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BASELINES = ROOT / "benchmarks" / "baselines"
-WEB_CPU, LOAD_CPU = 1, 0
 CONNECTIONS = 8
 STATIC_TARGET, TUTORIAL_TARGET = 0.80, 1.2
+_MAX_DEGRADED = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where the processes run: CPU lists (taskset syntax) and wrk's CPU (None: anywhere)."""
+
+    name: str
+    web: str
+    backend: str
+    load: int | None
+
+
+PLACEMENTS = (
+    Placement("pinned", web="1", backend="0", load=0),
+    Placement("whole machine", web="0,1", backend="0,1", load=None),
+)
 
 
 @dataclass
@@ -60,7 +86,7 @@ class Contender:
     pid: Callable[[], int]
     backend_pid: Callable[[], int] | None = None
     calls: Callable[[], dict[str, float]] | None = None
-    runs: list[Run] = field(default_factory=list)
+    runs: dict[str, list[Run]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +96,7 @@ class Run:
     load: WrkRun
     cpu_us: float
     backend_cpu_us: float | None
+    degraded: int
 
 
 def main() -> int:
@@ -84,20 +111,22 @@ def main() -> int:
     supervisor = Supervisor(workdir / "logs")
     try:
         contenders, outage = _start(supervisor, workdir)
-        for contender in contenders:
-            wrk(contender.url, seconds=2, connections=CONNECTIONS, cpu=LOAD_CPU)
-        for round_number in range(args.rounds):
-            # Rotate the order each round, so that no contender always runs first or last.
-            shift = round_number % len(contenders)
-            for contender in contenders[shift:] + contenders[:shift]:
-                run = _measure(contender, args.seconds)
-                contender.runs.append(run)
-                print(
-                    f"round {round_number + 1} {contender.name:<8} {run.load.rate:8.0f} req/s "
-                    f"{run.cpu_us:8.0f} us CPU/req  p50 {run.load.p50_ms:5.1f} ms  "
-                    f"p99 {run.load.p99_ms:5.1f} ms",
-                    flush=True,
-                )
+        for placement in PLACEMENTS:
+            _place(contenders, placement)
+            for contender in contenders:
+                wrk(contender.url, seconds=2, connections=CONNECTIONS, cpu=placement.load)
+            for round_number in range(args.rounds):
+                # Rotate the order each round, so that no contender always runs first or last.
+                shift = round_number % len(contenders)
+                for contender in contenders[shift:] + contenders[:shift]:
+                    run = _measure(contender, args.seconds, placement.load)
+                    contender.runs.setdefault(placement.name, []).append(run)
+                    print(
+                        f"{placement.name} round {round_number + 1} {contender.name:<8} "
+                        f"{run.load.rate:6.0f} req/s {run.cpu_us:6.0f} us CPU/req  "
+                        f"p50 {run.load.p50_ms:5.1f} ms  p99 {run.load.p99_ms:5.1f} ms",
+                        flush=True,
+                    )
         down = outage()
     finally:
         supervisor.close()
@@ -116,9 +145,9 @@ def _start(
     """Start the gRPC servers and the three web servers; return them and the outage check."""
     catalog = workdir / "catalog.sqlite3"
     build_catalog(catalog)
-    service = Replica(supervisor, "recommendations", catalog, cpu=LOAD_CPU)
+    service = Replica(supervisor, "recommendations", catalog)
     service.start()
-    live = Website(supervisor, "live", workdir, f"ipv4:{service.address}", cpu=WEB_CPU)
+    live = Website(supervisor, "live", workdir, f"ipv4:{service.address}")
     static = Website(
         supervisor,
         "static",
@@ -126,7 +155,6 @@ def _start(
         f"ipv4:{service.address}",
         app="static_site:application",
         pythonpath=HERE,
-        cpu=WEB_CPU,
     )
     live.start()
     static.start()
@@ -192,7 +220,6 @@ def _start_tutorial(
         "tutorial-server",
         [sys.executable, str(BASELINES / "tutorial" / "server.py")],
         clean_environment({"PYTHONPATH": str(generated), "BASELINE_PORT": str(grpc_port)}),
-        cpu=LOAD_CPU,
     )
     site = supervisor.start(
         "tutorial-marketplace",
@@ -206,7 +233,6 @@ def _start_tutorial(
             }
         ),
         cwd=BASELINES / "tutorial_marketplace",
-        cpu=WEB_CPU,
     )
     url = f"http://127.0.0.1:{web_port}/"
 
@@ -218,11 +244,19 @@ def _start_tutorial(
     return server, (site, url)
 
 
-def _measure(contender: Contender, seconds: float) -> Run:
+def _place(contenders: list[Contender], placement: Placement) -> None:
+    """Set the CPU affinity of every web server and gRPC server for `placement`."""
+    for contender in contenders:
+        pin_tree(contender.pid(), placement.web)
+        if contender.backend_pid is not None:
+            pin_tree(contender.backend_pid(), placement.backend)
+
+
+def _measure(contender: Contender, seconds: float, load_cpu: int | None) -> Run:
     calls_before = contender.calls() if contender.calls else {}
     cpu_before = tree_cpu_seconds(contender.pid())
     backend_before = tree_cpu_seconds(contender.backend_pid()) if contender.backend_pid else 0.0
-    load = wrk(contender.url, seconds=seconds, connections=CONNECTIONS, cpu=LOAD_CPU)
+    load = wrk(contender.url, seconds=seconds, connections=CONNECTIONS, cpu=load_cpu)
     cpu = tree_cpu_seconds(contender.pid()) - cpu_before
     backend = (
         tree_cpu_seconds(contender.backend_pid()) - backend_before
@@ -231,12 +265,17 @@ def _measure(contender: Contender, seconds: float) -> Run:
     )
     if load.non2xx or load.socket_errors or not load.requests:
         raise RuntimeError(f"{contender.name}: {load}")
+    degraded = 0
     if contender.calls:
         calls = difference(contender.calls(), calls_before)
-        if set(calls) != {"OK"} or calls["OK"] < load.requests:
+        degraded = sum(n for code, n in calls.items() if code != "OK")
+        # A degraded page skips the call and is cheaper: more than a trace of them (deadlines
+        # missed on a machine busy with other work) would flatter the live figures.
+        if degraded > _MAX_DEGRADED * load.requests:
             raise RuntimeError(f"{contender.name}: degraded pages during the run: {calls}")
     per_request = 1e6 / load.requests
-    return Run(load, cpu * per_request, backend * per_request if backend is not None else None)
+    backend_us = backend * per_request if backend is not None else None
+    return Run(load, cpu * per_request, backend_us, degraded)
 
 
 def _status(url: str) -> int:
@@ -270,27 +309,27 @@ class _Report:
     met: bool
 
 
-def _report(contenders: list[Contender], down: dict[str, str], seconds: float) -> _Report:
-    by_name = {c.name: c for c in contenders}
-    live, static, tutorial = by_name["live"], by_name["static"], by_name["tutorial"]
-    rounds = len(live.runs)
-    vs_static = [a.load.rate / b.load.rate for a, b in zip(live.runs, static.runs, strict=True)]
-    vs_tutorial = [a.load.rate / b.load.rate for a, b in zip(live.runs, tutorial.runs, strict=True)]
-    cpu_static = [a.cpu_us / b.cpu_us for a, b in zip(live.runs, static.runs, strict=True)]
-    cpu_tutorial = [a.cpu_us / b.cpu_us for a, b in zip(live.runs, tutorial.runs, strict=True)]
-    median_static, median_tutorial = statistics.median(vs_static), statistics.median(vs_tutorial)
-    met_static, met_tutorial = median_static >= STATIC_TARGET, median_tutorial >= TUTORIAL_TARGET
+def _ratios(live: list[Run], other: list[Run]) -> tuple[list[float], list[float]]:
+    """Per-round live/other ratios of requests/s and of web CPU per request."""
+    rates = [a.load.rate / b.load.rate for a, b in zip(live, other, strict=True)]
+    cpus = [a.cpu_us / b.cpu_us for a, b in zip(live, other, strict=True)]
+    return rates, cpus
 
-    def verdict(met: bool) -> str:
-        return "met" if met else "NOT MET"
 
+def _listed(values: list[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def _placement_tables(contenders: list[Contender], placement: str) -> tuple[str, bool]:
+    """The markdown tables of one placement, and whether both targets were met there."""
+    by_name = {c.name: c.runs[placement] for c in contenders}
     lines = [
         "| Contender | req/s (median) | web CPU per request | gRPC server CPU per request "
         "| p50 | p99 |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for contender in contenders:
-        runs = contender.runs
+        runs = contender.runs[placement]
         backend = [r.backend_cpu_us for r in runs if r.backend_cpu_us is not None]
         lines.append(
             f"| {contender.label} | {statistics.median(r.load.rate for r in runs):,.0f} "
@@ -299,50 +338,64 @@ def _report(contenders: list[Contender], down: dict[str, str], seconds: float) -
             f"| {statistics.median(r.load.p50_ms for r in runs):.1f} ms "
             f"| {statistics.median(r.load.p99_ms for r in runs):.1f} ms |"
         )
-    table = "\n".join(lines)
-
-    def listed(values: list[float]) -> str:
-        return ", ".join(f"{v:.2f}" for v in values)
-
-    ratios = "\n".join(
-        [
-            "| Ratio (live / other), per round | Rounds | Median | Target |",
-            "| --- | --- | ---: | --- |",
-            f"| req/s vs static data | {listed(vs_static)} | {median_static:.2f} "
-            f"| >= {STATIC_TARGET:.2f}: {verdict(met_static)} |",
-            f"| req/s vs tutorial | {listed(vs_tutorial)} | {median_tutorial:.2f} "
-            f"| >= {TUTORIAL_TARGET:.2f}: {verdict(met_tutorial)} |",
-            f"| web CPU per request vs static data | {listed(cpu_static)} "
-            f"| {statistics.median(cpu_static):.2f} | - |",
-            f"| web CPU per request vs tutorial | {listed(cpu_tutorial)} "
-            f"| {statistics.median(cpu_tutorial):.2f} | - |",
+    lines += ["", "| Ratio live / other, per round | Rounds | Median | Target |"]
+    lines.append("| --- | --- | ---: | --- |")
+    met = True
+    for other, target in (("static", STATIC_TARGET), ("tutorial", TUTORIAL_TARGET)):
+        rates, cpus = _ratios(by_name["live"], by_name[other])
+        median = statistics.median(rates)
+        met = met and median >= target
+        verdict = "met" if median >= target else "NOT MET"
+        lines.append(
+            f"| req/s vs {other} | {_listed(rates)} | {median:.2f} | >= {target:.2f}: {verdict} |"
+        )
+        lines.append(
+            f"| web CPU per request vs {other} | {_listed(cpus)} "
+            f"| {statistics.median(cpus):.2f} | - |"
+        )
+    rounds = len(by_name["live"])
+    lines += ["", "| Round | " + " | ".join(c.name for c in contenders) + " |"]
+    lines.append("| --- |" + " ---: |" * len(contenders))
+    for i in range(rounds):
+        cells = [
+            f"{c.runs[placement][i].load.rate:,.0f} req/s, {c.runs[placement][i].cpu_us:,.0f} us"
+            for c in contenders
         ]
-    )
-    rounds_table = "\n".join(
-        [
-            "| Round | " + " | ".join(c.name for c in contenders) + " |",
-            "| --- |" + " ---: |" * len(contenders),
-            *(
-                f"| {i + 1} | "
-                + " | ".join(
-                    f"{c.runs[i].load.rate:,.0f} req/s, {c.runs[i].cpu_us:,.0f} us"
-                    for c in contenders
-                )
-                + " |"
-                for i in range(rounds)
-            ),
-        ]
-    )
+        lines.append(f"| {i + 1} | " + " | ".join(cells) + " |")
+    return "\n".join(lines), met
+
+
+def _report(contenders: list[Contender], down: dict[str, str], seconds: float) -> _Report:
+    live = next(c for c in contenders if c.name == "live")
+    runs = [r for placement_runs in live.runs.values() for r in placement_runs]
+    degraded = sum(r.degraded for r in runs)
+    live_requests = sum(r.load.requests for r in runs)
+    sections, verdicts = [], {}
+    for placement in PLACEMENTS:
+        tables, verdicts[placement.name] = _placement_tables(contenders, placement.name)
+        where = (
+            f"web servers on CPU {placement.web}, gRPC servers on CPU {placement.backend}, "
+            f"wrk on CPU {placement.load}"
+            if placement.load is not None
+            else "nothing pinned: every process may use both CPUs"
+        )
+        sections.append(f"## {placement.name.capitalize()} ({where})\n\n{tables}\n")
+    rounds = len(live.runs[PLACEMENTS[0].name])
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    body = "\n".join(sections)
     markdown = f"""# Website benchmark: the homepage
 
 Written by `make bench` (`python -m benchmarks.web`) on {when}, {platform.machine()}, Python
-{platform.python_version()}: {rounds} alternating rounds of {seconds:.0f} s per contender, wrk
-with {CONNECTIONS} connections on `/`. Each web server is pinned to CPU {WEB_CPU}; wrk and the
-gRPC servers share CPU {LOAD_CPU}. "Web CPU per request" is the user + system time of the web
-server's whole process tree (gunicorn master and workers, or `flask run`) divided by the
-requests wrk completed; the gRPC server's own CPU is shown beside it. The live site's own metric
-confirmed every page of every run had its recommendations (no degraded page).
+{platform.python_version()}, on a 2-CPU machine shared with other work: {rounds} alternating
+rounds of {seconds:.0f} s per contender and placement, wrk with {CONNECTIONS} connections on `/`.
+"Web CPU per request" is the user + system time of the web server's whole process tree
+(gunicorn master and workers, or `flask run`) divided by the requests wrk completed (steadier
+than requests/s on a shared machine); the gRPC server's own CPU is shown beside it. wrk sends no
+cookie, so every request is a first visit that gets its anonymous session cookie (both Django
+variants pay for it; the tutorial has no sessions). The live site's own metric counted
+{degraded} degraded pages of {live_requests:,} in the live runs (a run with more than 1% would
+have been rejected as flattering). Targets (issue 6) are judged on the pinned placement, as the
+service's benchmark measures.
 
 The contenders:
 - **live**: the Django site as deployed (`gunicorn -c python:marketplace.gunicorn
@@ -354,22 +407,14 @@ The contenders:
   (`benchmarks/baselines/tutorial_marketplace/`) against the tutorial-style server
   (`benchmarks/baselines/tutorial/`).
 
-{table}
+{body}
+## With the recommendations server stopped (20 sequential requests each)
 
-{ratios}
-
-Per round (requests/s, web CPU per request):
-
-{rounds_table}
-
-With the recommendations server stopped (20 sequential requests each):
 - live site: {down["live"]} (degraded pages, recommendations marked unavailable);
 - tutorial marketplace: {down["tutorial"]}.
 """
-    summary = (
-        f"{table}\n\n{ratios}\n\nservice down: live {down['live']}; tutorial {down['tutorial']}"
-    )
-    return _Report(summary, markdown, met_static and met_tutorial)
+    summary = f"{body}\nservice down: live {down['live']}; tutorial {down['tutorial']}"
+    return _Report(summary, markdown, verdicts[PLACEMENTS[0].name])
 
 
 if __name__ == "__main__":

@@ -109,8 +109,8 @@ class Supervisor:
         self._running.clear()
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """User plus system CPU time of `root` and all its live descendants, in seconds."""
+def _process_table() -> tuple[dict[int, list[int]], dict[int, int]]:
+    """Children of every process, and the CPU ticks (user + system) each has used."""
     children: dict[int, list[int]] = {}
     ticks: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
@@ -125,12 +125,37 @@ def tree_cpu_seconds(root: int) -> float:
         pid = int(entry.name)
         children.setdefault(int(fields[1]), []).append(pid)
         ticks[pid] = int(fields[11]) + int(fields[12])
+    return children, ticks
+
+
+def tree_pids(root: int) -> list[int]:
+    """`root` and all its live descendants."""
+    children, _ = _process_table()
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending.extend(children.get(pid, []))
+    return found
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User plus system CPU time of `root` and all its live descendants, in seconds."""
+    children, ticks = _process_table()
     total, pending = 0, [root]
     while pending:
         pid = pending.pop()
         total += ticks.get(pid, 0)
         pending.extend(children.get(pid, []))
     return total / _TICKS_PER_SECOND
+
+
+def pin_tree(root: int, cpus: str) -> None:
+    """Set the CPU affinity of every thread of `root` and its descendants (taskset syntax)."""
+    for pid in tree_pids(root):
+        subprocess.run(
+            ["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True, stdout=subprocess.DEVNULL
+        )
 
 
 def resident_bytes(pid: int) -> int:
