@@ -63,12 +63,13 @@ class Run:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--catalog", type=Path, required=True)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=15_000)
     parser.add_argument("--latency-calls", type=int, default=2_000)
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         contenders = _contenders(Path(tmp), args.catalog)
         results: dict[str, list[Run]] = {c.name: [] for c in contenders}
@@ -87,6 +88,7 @@ def main() -> int:
                     f"| 1x1 p50 {one.p50_ms:.3f} ms",
                     flush=True,
                 )
+    args.load = (load_before, os.getloadavg()[0])
     report = _report(contenders, results, single, args)
     print(report)
     if args.output is not None:
@@ -318,7 +320,9 @@ def _report(
         f"then {args.latency_calls} calls at 1 connection x 1 stream for latency. CPU per call is",
         "user + system time of the server's process tree over the measured calls. The service's",
         "own counters confirmed that every call returned OK"
-        f" ({args.rounds * (args.calls + args.latency_calls)} calls).",
+        f" ({args.rounds * (args.calls + args.latency_calls)} calls). Load average (1 min) at the",
+        f"start and end: {args.load[0]:.1f} and {args.load[1]:.1f} on {os.cpu_count()} CPUs.",
+        "How the service's design choices were measured: `benchmarks/README.md`.",
         "",
         "## Medians over the rounds",
         "",
