@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import ssl
 import threading
 import time
 from concurrent import futures
@@ -213,6 +214,22 @@ def _server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
         client_ca = tls.client_ca.read_bytes() if tls.client_ca is not None else None
     except OSError as error:
         raise StartupError(f"cannot read TLS file {error.filename}: {error.strerror}") from None
+    # grpcio only logs why it rejects bad PEM files, then fails to bind: check them here first.
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(tls.cert, tls.key)
+    except ssl.SSLError as error:
+        raise StartupError(
+            f"{tls.cert} and {tls.key} must be a PEM certificate chain and its private key "
+            f"({error.reason or 'not PEM'})"
+        ) from None
+    if tls.client_ca is not None:
+        try:
+            context.load_verify_locations(cafile=tls.client_ca)
+        except ssl.SSLError as error:
+            raise StartupError(
+                f"{tls.client_ca} must hold PEM CA certificates ({error.reason or 'not PEM'})"
+            ) from None
     return grpc.ssl_server_credentials(
         [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
     )

@@ -11,6 +11,7 @@ import trustme
 from bookshop.recommendations.v1.recommendations_pb2 import BOOK_CATEGORY_MYSTERY, RecommendRequest
 from bookshop.recommendations.v1.recommendations_pb2_grpc import RecommendationsServiceStub
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from recommendations.server import StartupError
 from recommendations.settings import TlsFiles
 
 if TYPE_CHECKING:
@@ -122,3 +123,18 @@ class TestMutualTls:
                 health_pb2.HealthCheckRequest(), timeout=5
             )
             assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_unusable_tls_files_stop_start_up_with_one_line(start_server, pki: Pki, tmp_path) -> None:
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    cases = [
+        (TlsFiles(junk, pki.tls.key, None), "must be a PEM certificate chain and its private key"),
+        (TlsFiles(pki.tls.cert, pki.tls.cert, None), "must be a PEM certificate chain"),
+        (TlsFiles(pki.tls.cert, pki.tls.key, junk), "must hold PEM CA certificates"),
+        (TlsFiles(tmp_path / "absent.pem", pki.tls.key, None), "cannot read TLS file"),
+    ]
+    for tls, message in cases:
+        with pytest.raises(StartupError, match=message) as error:
+            start_server(tls=tls)
+        assert "\n" not in str(error.value)
