@@ -52,6 +52,7 @@ def start_server(catalog: InMemoryCatalog) -> Iterator[Callable[..., RunningServ
             running.health_server.stop(None)
         running.metrics_http.shutdown()
         running.metrics_http.server_close()
+        running.pool.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,7 @@ def server(catalog: InMemoryCatalog) -> Iterator[RunningServer]:
     running.server.stop(None)
     running.metrics_http.shutdown()
     running.metrics_http.server_close()
+    running.pool.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import threading
 import time
 from concurrent import futures
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -26,6 +26,7 @@ from prometheus_client import (
     start_http_server,
 )
 
+from recommendations.executor import WorkerPool
 from recommendations.interceptors import (
     AccessLogInterceptor,
     ExceptionToStatusInterceptor,
@@ -60,6 +61,7 @@ class RunningServer:
 
     settings: Settings
     server: grpc.Server
+    pool: WorkerPool
     health: health.HealthServicer
     health_server: grpc.Server | None
     metrics_http: WSGIServer
@@ -82,6 +84,7 @@ class RunningServer:
             stopped.append(self.health_server.stop(grace))
         for event in stopped:
             event.wait()
+        self.pool.shutdown()
         self.metrics_http.shutdown()
         self.metrics_http.server_close()
         _log.info("stopped")
@@ -103,9 +106,10 @@ def start(settings: Settings, catalog: Catalog) -> RunningServer:
         MetricsInterceptor(ServerMetrics(registry)),
         ExceptionToStatusInterceptor(),
     ]
+    pool = WorkerPool(settings.workers, thread_name_prefix="grpc")
+    # grpcio accepts any Executor (it only calls submit); its type stubs name ThreadPoolExecutor.
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="grpc"),
-        options=_channel_options(settings),
+        cast("futures.ThreadPoolExecutor", pool), options=_channel_options(settings)
     )
     servicer = RecommendationsServicer(Recommender(catalog), catalog)
     handlers = {
@@ -145,6 +149,7 @@ def start(settings: Settings, catalog: Catalog) -> RunningServer:
     return RunningServer(
         settings=settings,
         server=server,
+        pool=pool,
         health=health_servicer,
         health_server=health_server,
         metrics_http=metrics_http,

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+from recommendations.executor import WorkerPool
+
+
+def test_runs_calls_on_its_workers_and_returns_results() -> None:
+    pool = WorkerPool(3, thread_name_prefix="test")
+    try:
+        futures = [
+            pool.submit(lambda n=n: (n * n, threading.current_thread().name)) for n in range(50)
+        ]
+        results = [future.result(timeout=5) for future in futures]
+    finally:
+        pool.shutdown()
+    assert [value for value, _ in results] == [n * n for n in range(50)]
+    assert {name for _, name in results} <= {"test-0", "test-1", "test-2"}
+
+
+def test_exceptions_reach_the_future_and_the_worker_survives() -> None:
+    pool = WorkerPool(1)
+    try:
+        failing = pool.submit(lambda: 1 // 0)
+        with pytest.raises(ZeroDivisionError):
+            failing.result(timeout=5)
+        assert pool.submit(lambda: "still working").result(timeout=5) == "still working"
+    finally:
+        pool.shutdown()
+
+
+def test_done_callbacks_run() -> None:
+    pool = WorkerPool(2)
+    done = threading.Event()
+    try:
+        pool.submit(lambda: None).add_done_callback(lambda _future: done.set())
+        assert done.wait(5)
+    finally:
+        pool.shutdown()
+
+
+def test_a_cancelled_call_never_runs() -> None:
+    pool = WorkerPool(1)
+    release = threading.Event()
+    ran: list[str] = []
+    try:
+        pool.submit(release.wait, 5)
+        queued = pool.submit(ran.append, "queued")
+        assert queued.cancel()
+        release.set()
+        pool.submit(ran.append, "after").result(timeout=5)
+    finally:
+        pool.shutdown()
+    assert ran == ["after"]
+
+
+def test_shutdown_waits_for_queued_calls_then_refuses_new_ones() -> None:
+    pool = WorkerPool(2)
+    ran: list[int] = []
+    for n in range(20):
+        pool.submit(ran.append, n)
+    pool.shutdown(wait=True)
+    assert sorted(ran) == list(range(20))
+    assert not any(thread.is_alive() for thread in pool._threads)
+    with pytest.raises(RuntimeError, match="shut down"):
+        pool.submit(ran.append, 99)
