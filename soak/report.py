@@ -103,6 +103,8 @@ def _plot(outcomes: list[Outcome], path: Path) -> None:
         axis.set_xlabel("seconds since the load started")
         axis.set_ylim(bottom=0)
         for at, what in outcome.events:
+            if what.endswith("takes calls"):
+                continue  # right after SERVING: a second label would overprint the first
             axis.axvline(at, color="grey", linewidth=0.6, linestyle=":")
             axis.annotate(
                 what,

@@ -35,6 +35,7 @@ class _Timeline:
     down_at: float = 0.0
     restart_at: float = 0.0
     full_at: float = 0.0
+    whole_at: float = 0.0
     recovered: bool = False
     back_from: float = 0.0
     calls_down: dict[str, float] = field(default_factory=dict)
@@ -94,9 +95,16 @@ def _drive(
     replicas[0].start(wait=False)
     timeline.recovered = wait_until(lambda: site.get("/").books == _HOME_BOOKS, timeout=15)
     timeline.full_at = now()
-    outcome.event(timeline.full_at, "full pages" if timeline.recovered else "no full page")
+    outcome.event(timeline.full_at, "first full page" if timeline.recovered else "no full page")
     replicas[0].wait_serving()
-    time.sleep(0.5)
+    # Each gunicorn worker has its own channel and reconnect backoff: the site is whole again
+    # when its count of failed calls has stopped growing (for a second).
+    failures, timeline.whole_at = _failures(site), now()
+    while now() - timeline.whole_at < 1.0 and now() - timeline.restart_at < 15:
+        time.sleep(0.1)
+        if (current := _failures(site)) != failures:
+            failures, timeline.whole_at = current, now()
+    outcome.event(timeline.whole_at, "last degraded page")
     timeline.calls_back = site.calls()
     timeline.back_from = now()
     time.sleep(settle)
@@ -121,7 +129,9 @@ def _judge(outcome: Outcome, load: SlicedLoad, timeline: _Timeline) -> None:
         f"{outage_requests:,}, {worst_p99:.0f} ms",
     )
     outcome.figure("site's recommendation calls during the outage", outage_calls)
+    whole = timeline.whole_at - timeline.restart_at
     outcome.figure("start of A to first full page", f"{recovery:.2f} s")
+    outcome.figure("start of A to the last degraded page", f"{whole:.2f} s")
     outcome.figure("site's recommendation calls after recovery", after_calls)
     outcome.promise(
         non2xx == 0 and socket_errors == 0,
@@ -139,9 +149,9 @@ def _judge(outcome: Outcome, load: SlicedLoad, timeline: _Timeline) -> None:
         f"{worst_p99:.0f} ms",
     )
     outcome.promise(
-        timeline.recovered and recovery <= _RECOVERY,
-        "full recommendations within 5 s of starting a replica",
-        f"{recovery:.2f} s",
+        timeline.recovered and whole <= _RECOVERY,
+        "every page full again within 5 s of starting a replica",
+        f"first full page after {recovery:.2f} s, last degraded after {whole:.2f} s",
     )
     outcome.promise(
         set(after_calls) == {"OK"} and after_calls["OK"] >= after_requests > 0,
@@ -150,3 +160,8 @@ def _judge(outcome: Outcome, load: SlicedLoad, timeline: _Timeline) -> None:
     )
     outcome.series["p99 ms"] = [(s.started + 0.5, s.p99_ms) for s in load.slices]
     outcome.series["requests/s"] = [(s.started + 0.5, s.rate) for s in load.slices]
+
+
+def _failures(site: Website) -> float:
+    """The site's failed recommendation calls so far (degraded pages)."""
+    return sum(count for code, count in site.calls().items() if code != "OK")

@@ -30,8 +30,9 @@ def run(context: Context) -> Outcome:
     outcome = Outcome("sustained", TITLE)
     seconds = context.seconds(60, 20)
     baseline_at = context.seconds(10, 5)
-    # The server on one CPU, h2load on the other, as the service's benchmark does.
-    replica = Replica(context.supervisor, "sustained", context.catalog, cpu=1)
+    # Not pinned: the promise is about correctness and memory, not speed, and on a shared
+    # machine a pinned server suffers from whatever else is pinned to its CPU.
+    replica = Replica(context.supervisor, "sustained", context.catalog)
     replica.start()
     before = replica.handled()
     samples: list[tuple[float, float]] = []
@@ -52,7 +53,6 @@ def run(context: Context) -> Outcome:
             frame,
             workdir=context.workdir,
             seconds=seconds,
-            cpu=0,
         )
     finally:
         stop.set()
