@@ -64,8 +64,12 @@ def _markdown(outcomes: list[tuple[Outcome, float]], total_seconds: float) -> st
     for outcome, _ in outcomes:
         lines += [f"## {outcome.title}", "", "| Figure | Value |", "| --- | --- |"]
         lines += [f"| {label.strip()} | {_cell(value)} |" for label, value in outcome.figures]
-        lines += ["", "| Promise | Held |", "| --- | --- |"]
-        lines += [f"| {_cell(b)} | **no** |" for b in outcome.broken]
+        lines += ["", "| Promise | Held | Seen |", "| --- | --- | --- |"]
+        lines += [
+            f"| {_cell(promise)} | {'yes' if held else '**NO**'} | {_cell(seen)} |"
+            for promise, held, seen in outcome.checks
+        ]
+        lines += [f"| {_cell(b)} | **NO** | |" for b in outcome.broken if not outcome.checks]
         if outcome.events:
             lines += [
                 "",
@@ -74,17 +78,7 @@ def _markdown(outcomes: list[tuple[Outcome, float]], total_seconds: float) -> st
                 + ".",
             ]
         lines.append("")
-    return "\n".join(_promises_held(lines, outcomes)) + "\n"
-
-
-def _promises_held(lines: list[str], outcomes: list[tuple[Outcome, float]]) -> list[str]:
-    """Replace empty promise tables (nothing broken) by a one-line statement."""
-    result: list[str] = []
-    for line in lines:
-        if result[-2:] == ["| Promise | Held |", "| --- | --- |"] and not line.startswith("| "):
-            result[-2:] = ["Every promise of this scenario held."]
-        result.append(line)
-    return result
+    return "\n".join(lines) + "\n"
 
 
 def _cell(value: str) -> str:

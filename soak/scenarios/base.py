@@ -34,6 +34,7 @@ class Outcome:
     name: str
     title: str
     figures: list[tuple[str, str]] = field(default_factory=list)
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)
     series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     events: list[tuple[float, str]] = field(default_factory=list)
@@ -53,6 +54,7 @@ class Outcome:
         """Record whether `promise` held, with what was seen either way."""
         mark = "ok" if held else "BROKEN"
         print(f"  [{mark}] {promise} (seen: {seen})", flush=True)
+        self.checks.append((promise, held, str(seen)))
         if not held:
             self.broken.append(f"{promise} (seen: {seen})")
 
