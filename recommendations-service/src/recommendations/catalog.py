@@ -11,6 +11,7 @@ import os
 import sqlite3
 import tempfile
 from collections import defaultdict
+from contextlib import closing
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -101,13 +102,12 @@ def build_catalog(books: Sequence[Book], output: Path) -> None:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with sqlite3.connect(tmp) as db:
+        with closing(sqlite3.connect(tmp)) as db, db:
             db.executescript(_SCHEMA)
             db.executemany(
                 "INSERT INTO books (id, title, author, category) VALUES (?, ?, ?, ?)",
                 [(b.id, b.title, b.author, b.category.value) for b in books],
             )
-        db.close()
         tmp.replace(output)
     except sqlite3.IntegrityError as error:
         raise CatalogError(f"the books break a catalog rule: {error}") from None
@@ -126,11 +126,8 @@ def load_catalog(path: Path) -> InMemoryCatalog:
             f"'recommendations-server build-catalog --output {path}'"
         )
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
             rows = db.execute("SELECT id, title, author, category FROM books").fetchall()
-        finally:
-            db.close()
         books = [Book(id=i, title=t, author=a, category=Category(c)) for i, t, a, c in rows]
     except (sqlite3.Error, ValueError) as error:
         raise CatalogError(f"catalog {path} is not a readable bookshop catalog: {error}") from None

@@ -39,7 +39,9 @@ class ExceptionToStatusInterceptor(UnaryInterceptor):
             except Exception:
                 if status_code(context) is not None:  # already aborted with a chosen status
                     raise
-                _log.exception("unexpected error in %s", method, extra={"grpc_method": method})
+                _log.exception(
+                    "unexpected error in %s", method, extra={"fields": {"grpc_method": method}}
+                )
                 context.abort(grpc.StatusCode.INTERNAL, INTERNAL_DETAILS)
 
         return handle
