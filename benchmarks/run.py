@@ -63,7 +63,7 @@ class Run:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--catalog", type=Path, required=True)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=15_000)
     parser.add_argument("--latency-calls", type=int, default=2_000)
     parser.add_argument("--output", type=Path, default=None)

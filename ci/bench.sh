@@ -10,6 +10,6 @@ need_apt taskset util-linux
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 recommendations-server build-catalog --output "$tmp/catalog.sqlite3" >/dev/null
-log "benchmarking (about 3 minutes); keep the machine otherwise idle for steady figures"
+log "benchmarking (about 2.5 minutes); keep the machine otherwise idle for steady figures"
 python benchmarks/run.py --catalog "$tmp/catalog.sqlite3" --output docs/benchmarks.md "$@"
 log "wrote docs/benchmarks.md"
