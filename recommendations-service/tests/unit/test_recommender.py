@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from recommendations.catalog import InMemoryCatalog
 from recommendations.domain import Book, Category, InvalidRequestError
 from recommendations.recommender import DEFAULT_RESULTS, MAX_RESULTS, Recommender
@@ -23,7 +25,7 @@ def _catalog(per_category: int = 20) -> InMemoryCatalog:
 
 
 def _recommender(catalog: InMemoryCatalog | None = None, now: float = 20_000 * DAY) -> Recommender:
-    return Recommender(catalog or _catalog(), clock=lambda: now)
+    return Recommender(catalog if catalog is not None else _catalog(), clock=lambda: now)
 
 
 def _ids(books: list[Book]) -> list[int]:
@@ -127,3 +129,22 @@ def test_negative_values_are_refused_naming_the_field(
     with pytest.raises(InvalidRequestError, match=rf"^{field} must be zero or positive") as error:
         _recommender().recommend(user_id, Category.MYSTERY, max_results)
     assert error.value.field == field
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    user_id=st.integers(min_value=0, max_value=2**31 - 1),
+    category=st.sampled_from(Category),
+    max_results=st.integers(min_value=0, max_value=2**31 - 1),
+    per_category=st.integers(min_value=0, max_value=15),
+    now=st.floats(min_value=0, max_value=4e9),
+)
+def test_any_valid_request_gets_distinct_books_of_its_category(
+    user_id: int, category: Category, max_results: int, per_category: int, now: float
+) -> None:
+    recommender = _recommender(_catalog(per_category), now=now)
+    books = recommender.recommend(user_id, category, max_results)
+    expected = min(max_results or DEFAULT_RESULTS, MAX_RESULTS, per_category)
+    assert len(books) == len({book.id for book in books}) == expected
+    assert all(book.category is category for book in books)
+    assert recommender.recommend(user_id, category, max_results) == books
