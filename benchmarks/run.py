@@ -313,16 +313,19 @@ def _report(
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `make bench` (benchmarks/{Path(__file__).name}) on "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Each server pinned to CPU {SERVER_CPU},",
-        f"h2load to CPU {LOAD_CPU}; {args.calls} unary calls per run at 4 connections x 16",
-        f"streams after a 500-call warm-up, {args.rounds} rounds, the order rotated each round;",
-        f"then {args.latency_calls} calls at 1 connection x 1 stream for latency. CPU per call is",
-        "user + system time of the server's process tree over the measured calls. The service's",
-        "own counters confirmed that every call returned OK"
-        f" ({args.rounds * (args.calls + args.latency_calls)} calls). Load average (1 min) at the",
-        f"start and end: {args.load[0]:.1f} and {args.load[1]:.1f} on {os.cpu_count()} CPUs.",
-        "How the service's design choices were measured: `benchmarks/README.md`.",
+        f"Written by `make bench` (`benchmarks/run.py`) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        "",
+        f"- Each server alone, pinned to CPU {SERVER_CPU}; h2load pinned to CPU {LOAD_CPU}.",
+        f"- {args.calls} unary calls per run at 4 connections x 16 streams after a 500-call"
+        f" warm-up, then {args.latency_calls} calls at 1 connection x 1 stream for latency.",
+        f"- {args.rounds} rounds, the order of the servers rotated each round.",
+        "- CPU per call: user + system time of the server's whole process tree over the measured"
+        " calls.",
+        "- The service's own `grpc_server_handled_total` confirmed that all"
+        f" {args.rounds * (args.calls + args.latency_calls)} calls returned OK.",
+        f"- Load average (1 min) at the start and end: {args.load[0]:.1f} and {args.load[1]:.1f}"
+        f" on {os.cpu_count()} CPUs (the machine is shared).",
+        "- How the service's design choices were measured: `benchmarks/README.md`.",
         "",
         "## Medians over the rounds",
         "",
