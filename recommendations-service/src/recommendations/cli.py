@@ -31,11 +31,14 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recommendations-server",
-        description="Serve bookshop.recommendations.v1.RecommendationsService over gRPC.",
+        description=(
+            "Serve bookshop.recommendations.v1.RecommendationsService over gRPC (with no"
+            " command), or build the catalog it serves from."
+        ),
         epilog="environment variables (all optional):\n" + describe_variables(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="[COMMAND]")
     build = commands.add_parser(
         "build-catalog",
         help="build the SQLite catalog from a CSV (id,title,author,category)",

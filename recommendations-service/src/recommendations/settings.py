@@ -176,7 +176,7 @@ class Settings:
 
 def describe_variables() -> str:
     """Return the help text listing every variable with its default."""
-    return "\n".join(f"  {v.name}={v.default}\n      {v.help} ({v.form})" for v in VARIABLES)
+    return "\n".join(f"  {v.name}={v.default}\n      {v.help} [{v.form}]" for v in VARIABLES)
 
 
 class _Reader:
