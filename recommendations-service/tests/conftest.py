@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
-    from recommendations.catalog import InMemoryCatalog
+    from recommendations.catalog import Catalog, InMemoryCatalog
 
 # Every test server binds ephemeral ports on loopback.
 TEST_SETTINGS = Settings(port=0, metrics_port=0, health_port=0, bind="127.0.0.1", grace_seconds=1)
@@ -37,11 +37,12 @@ def catalog(catalog_file: Path) -> InMemoryCatalog:
 
 @pytest.fixture
 def start_server(catalog: InMemoryCatalog) -> Iterator[Callable[..., RunningServer]]:
-    """Start servers with settings overrides; every one is stopped after the test."""
+    """Start servers with settings overrides (or another catalog); all stop after the test."""
     started: list[RunningServer] = []
 
-    def _start(**overrides: object) -> RunningServer:
-        running = start(dataclasses.replace(TEST_SETTINGS, **overrides), catalog)
+    def _start(catalog_: Catalog | None = None, **overrides: object) -> RunningServer:
+        settings = dataclasses.replace(TEST_SETTINGS, **overrides)
+        running = start(settings, catalog if catalog_ is None else catalog_)
         started.append(running)
         return running
 

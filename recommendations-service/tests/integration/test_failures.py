@@ -1,0 +1,50 @@
+"""An unexpected failure inside the service, through the full interceptor stack."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+import pytest
+from bookshop.recommendations.v1.recommendations_pb2 import BOOK_CATEGORY_MYSTERY, RecommendRequest
+from bookshop.recommendations.v1.recommendations_pb2_grpc import RecommendationsServiceStub
+from recommendations.catalog import InMemoryCatalog
+from recommendations.domain import Category
+
+
+class _CatalogThatBreaks:
+    """Serves its books while the server starts, then fails like a bug would."""
+
+    def __init__(self, catalog: InMemoryCatalog) -> None:
+        self._catalog = catalog
+        self.broken = False
+
+    def books_in(self, category: Category):
+        if self.broken:
+            raise RuntimeError("secret detail: disk on fire")
+        return self._catalog.books_in(category)
+
+
+def test_a_bug_is_internal_with_a_generic_message_and_one_traceback(
+    start_server, catalog: InMemoryCatalog, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = _CatalogThatBreaks(catalog)
+    running = start_server(broken)
+    broken.broken = True
+    with (
+        caplog.at_level(logging.INFO),
+        grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel,
+        pytest.raises(grpc.RpcError) as error,
+    ):
+        RecommendationsServiceStub(channel).Recommend(
+            RecommendRequest(user_id=1, category=BOOK_CATEGORY_MYSTERY), timeout=5
+        )
+    assert error.value.code() is grpc.StatusCode.INTERNAL
+    assert error.value.details() == "internal error"
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == 1
+    assert "disk on fire" in str(tracebacks[0].exc_info[1])
+    access = [r for r in caplog.records if r.name == "recommendations.access"]
+    assert [r.fields["grpc_code"] for r in access] == ["INTERNAL"]
+    handled = {"grpc_method": "Recommend", "grpc_code": "INTERNAL"}
+    assert running.registry.get_sample_value("grpc_server_handled_total", handled) == 1
