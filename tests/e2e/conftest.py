@@ -141,9 +141,18 @@ def serve_website(workdir, name, recommendations_target):
 
 
 @pytest.fixture(scope="session")
-def website(workdir, recommendations_service):
-    """The website, using the recommendations service; yields its base URL."""
-    process, base = serve_website(workdir, "website", f"127.0.0.1:{recommendations_service}")
+def website(request, workdir):
+    """The website, using the recommendations service; yields its base URL.
+
+    With E2E_BASE_URL set (http://127.0.0.1:8000 for `docker compose up`), the tests visit that
+    running bookshop instead of starting their own processes.
+    """
+    external = os.environ.get("E2E_BASE_URL")
+    if external:
+        yield external.rstrip("/")
+        return
+    service_port = request.getfixturevalue("recommendations_service")
+    process, base = serve_website(workdir, "website", f"127.0.0.1:{service_port}")
     yield base
     assert stop(process) == 0
 
