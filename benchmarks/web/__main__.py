@@ -18,6 +18,7 @@ than throughput on a shared machine). The live run's pages are checked from the 
 on the pinned placement.
 
 Usage: python -m benchmarks.web [--rounds 3] [--seconds 10] [--output docs/benchmarks-web.md]
+                                [--check-targets]  (exit 1 when a target is missed)
 """
 
 from __future__ import annotations
@@ -100,11 +101,14 @@ class Run:
 
 
 def main() -> int:
-    """Run the rounds, print the table, write the report; exit 1 if a run was invalid."""
+    """Run the rounds, print the tables, write the report; raise if a run was invalid."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.web", description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of one run")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks-web.md")
+    parser.add_argument(
+        "--check-targets", action="store_true", help="exit 1 when a target is not met"
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bookshop-web-bench-"))
@@ -136,7 +140,8 @@ def main() -> int:
     args.output.write_text(report.markdown)
     print(f"wrote {args.output}")
     shutil.rmtree(workdir, ignore_errors=True)
-    return 0 if report.met else 1
+    print(f"targets (pinned placement): {'met' if report.met else 'NOT MET'}")
+    return 1 if args.check_targets and not report.met else 0
 
 
 def _start(
