@@ -20,8 +20,9 @@ class AccessLogInterceptor(UnaryInterceptor):
     """Logs calls as JSON fields `grpc_method`, `grpc_code` and `latency_ms`.
 
     Failed calls (those that end in an exception, as every error of this service does: aborts
-    and `GrpcException`s included) are logged at WARNING. Whether successful calls are logged (at DEBUG) is decided
-    once per method when its wrapper is built, so with DEBUG off a successful call pays for one
+    and `GrpcException`s included) are logged at WARNING. Whether successful calls are logged
+    (at DEBUG) is decided once per method when its wrapper is built, so with DEBUG off a
+    successful call pays for one
     clock read and nothing else.
     """
 
