@@ -22,8 +22,7 @@ class AccessLogInterceptor(UnaryInterceptor):
     Failed calls (those that end in an exception, as every error of this service does: aborts
     and `GrpcException`s included) are logged at WARNING. Whether successful calls are logged
     (at DEBUG) is decided once per method when its wrapper is built, so with DEBUG off a
-    successful call pays for one
-    clock read and nothing else.
+    successful call pays for one clock read and nothing else.
     """
 
     def __init__(self, logger: logging.Logger = _log) -> None:
