@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from soak.harness import api
-from soak.harness.metrics import Sample, by_label, scrape
+from soak.harness.metrics import Sample, scrape
 from soak.harness.ports import free_port
 from soak.harness.processes import BIN, clean_environment, wait_until
 
@@ -119,8 +119,3 @@ class Replica:
                 code = sample.labels.get("grpc_code", "")
                 totals[code] = totals.get(code, 0.0) + sample.value
         return totals
-
-
-def handled_codes(samples: list[Sample]) -> dict[str, float]:
-    """Calls handled by gRPC code over every method (health checks included)."""
-    return by_label(samples, "grpc_server_handled_total", "grpc_code")
