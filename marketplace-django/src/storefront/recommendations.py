@@ -47,6 +47,9 @@ _SERVICE = recommendations_pb2.DESCRIPTOR.services_by_name["RecommendationsServi
 _SERVICE_CONFIG = json.dumps(
     {
         "loadBalancingConfig": [{"round_robin": {}}],
+        # A replica that reports NOT_SERVING (draining before shutdown) gets no new calls; without
+        # this, calls it accepted but had not yet started are CANCELLED when it stops.
+        "healthCheckConfig": {"serviceName": _SERVICE},
         # Retries stop once failures outnumber successes (gRPC's token bucket): while the
         # service is down, pages fail fast instead of each spending its deadline on retries.
         "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
