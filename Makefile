@@ -60,7 +60,7 @@ soak: $(INSTALLED) ## Load, restart, outage, bad-input and TLS scenarios; writes
 check-deploy: $(TOOLS) ## Render and validate the Kubernetes manifests, Dockerfiles and compose file.
 	ci/check_deploy.sh
 
-check-images: $(WHEEL) ## Build both images with podman and serve the homepage from containers.
+check-images: $(TOOLS) ## Build both images with podman and serve the homepage from containers.
 	ci/check_images.sh
 
 clean: ## Remove build outputs (keeps .venv/).

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Everything CI checks, in dependency order: registry, wheel, services, website, deployment, soak.
+# Everything CI checks, in dependency order: registry, wheel, services, website, deployment,
+# soak, and the container images built and run for real.
 source "$(dirname "$0")/lib.sh"
 
 log "proto registry: format, lint, breaking"
@@ -26,3 +27,6 @@ ci/check_deploy.sh
 
 log "soak (short)"
 ci/soak.sh --short
+
+log "images built and run with podman"
+ci/check_images.sh
