@@ -41,16 +41,18 @@ MIDDLEWARE = [
 ROOT_URLCONF = "marketplace.urls"
 WSGI_APPLICATION = "marketplace.wsgi.application"
 
+# Jinja2 through Django's own backend: the homepage renders in a fraction of the Django template
+# language's CPU time (measured in benchmarks/web/README.md). The templates stay in the
+# storefront app, namespaced under templates/storefront/; the backend adds `request` and the
+# CSRF token to every context itself.
 TEMPLATES = [
     {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
-        "APP_DIRS": True,
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [Path(__file__).resolve().parents[2] / "storefront" / "templates"],
+        "APP_DIRS": False,
         "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "storefront.context_processors.navigation",
-            ],
+            "environment": "storefront.templating.environment",
+            "context_processors": ["storefront.context_processors.navigation"],
         },
     },
 ]
@@ -79,7 +81,9 @@ SESSION_COOKIE_AGE = 365 * 24 * 60 * 60
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
-USE_I18N = True
+# The shop is English only. Translation machinery off saves a thread-local language lookup in
+# every URL reversal and template value (about a quarter of the homepage's CPU when it was on).
+USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"

@@ -1,3 +1,0 @@
-"""Template filters of the storefront."""
-
-from __future__ import annotations
