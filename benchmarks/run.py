@@ -63,8 +63,8 @@ class Run:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--catalog", type=Path, required=True)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--calls", type=int, default=15_000)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--latency-calls", type=int, default=2_000)
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
@@ -299,14 +299,21 @@ def _report(
 ) -> str:
     baselines = [c.name for c in contenders if c.name != SERVICE]
     rounds = range(args.rounds)
+    # The cheapest and the fastest baseline are chosen once, by their medians over all rounds;
+    # each round then compares the service with that same baseline. Taking the cheapest baseline
+    # of each round instead would pick whichever one noise favoured in that round, and a minimum
+    # of noisy figures is biased low: it would bias every ratio against the service.
+    cheapest = min(
+        baselines, key=lambda b: statistics.median(r.cpu_us_per_call for r in results[b])
+    )
+    fastest = max(
+        baselines, key=lambda b: statistics.median(r.calls_per_second for r in results[b])
+    )
     cpu_ratios = [
-        results[SERVICE][r].cpu_us_per_call / min(results[b][r].cpu_us_per_call for b in baselines)
-        for r in rounds
+        results[SERVICE][r].cpu_us_per_call / results[cheapest][r].cpu_us_per_call for r in rounds
     ]
     rate_ratios = [
-        results[SERVICE][r].calls_per_second
-        / max(results[b][r].calls_per_second for b in baselines)
-        for r in rounds
+        results[SERVICE][r].calls_per_second / results[fastest][r].calls_per_second for r in rounds
     ]
     cpu_median, rate_median = statistics.median(cpu_ratios), statistics.median(rate_ratios)
     p50_single = statistics.median(run.p50_ms for run in single[SERVICE])
@@ -347,7 +354,7 @@ def _report(
         "",
         "| Round | "
         + " | ".join(f"{c.name} CPU/call (us), calls/s" for c in contenders)
-        + " | service CPU / cheapest | service calls/s / best |",
+        + f" | service CPU / {cheapest} | service calls/s / {fastest} |",
         "| ---: | " + " | ".join("---:" for _ in contenders) + " | ---: | ---: |",
     ]
     for r in rounds:
@@ -361,9 +368,10 @@ def _report(
         "",
         "## Targets",
         "",
-        f"- CPU per call, median ratio to the cheapest baseline: **{cpu_median:.3f}**"
+        f"- CPU per call, median ratio to the cheapest baseline ({cheapest}):"
+        f" **{cpu_median:.3f}**"
         f" (target <= 1.10): {verdict[cpu_median <= 1.10]}.",
-        f"- Calls/s, median ratio to the best baseline: **{rate_median:.3f}**"
+        f"- Calls/s, median ratio to the best baseline ({fastest}): **{rate_median:.3f}**"
         f" (target >= 0.90): {verdict[rate_median >= 0.90]}.",
         f"- p50 at one connection, one stream: **{p50_single:.3f} ms**"
         f" (target < 1 ms): {verdict[p50_single < 1.0]}.",
