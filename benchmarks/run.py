@@ -7,7 +7,7 @@ throughput on a shared machine), calls per second, and p50/p99 latency from h2lo
 log. For the service it also checks its own Prometheus counters: every call must have been OK
 (h2load only counts HTTP 200s, and gRPC errors travel in trailers of an HTTP 200).
 
-Usage: python benchmarks/run.py --catalog PATH [--rounds 3] [--calls 20000] [--output FILE]
+Usage: python -m benchmarks.run --catalog PATH [--rounds 3] [--calls 20000] [--output FILE]
 """
 
 from __future__ import annotations
@@ -29,11 +29,14 @@ from pathlib import Path
 
 from bookshop.recommendations.v1 import recommendations_pb2
 
+from benchmarks.baselines.tutorial import generate_stubs
+from soak.harness.ports import free_port
+from soak.harness.processes import tree_cpu_seconds
+
 HERE = Path(__file__).resolve().parent
 BASELINES = HERE / "baselines"
 SERVICE_PATH = "/bookshop.recommendations.v1.RecommendationsService/Recommend"
 SERVER_CPU, LOAD_CPU = "1", "0"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SERVICE = "recommendations-service"
 
 
@@ -99,22 +102,9 @@ def main() -> int:
 
 def _contenders(tmp: Path, catalog: Path) -> list[Contender]:
     python = sys.executable
-    generated = tmp / "tutorial"
-    generated.mkdir()
-    subprocess.run(
-        [
-            python,
-            "-m",
-            "grpc_tools.protoc",
-            f"-I{BASELINES / 'tutorial'}",
-            f"--python_out={generated}",
-            f"--grpc_python_out={generated}",
-            "recommendations.proto",
-        ],
-        check=True,
-    )
+    generated = generate_stubs(tmp / "tutorial")
     sys.path.insert(0, str(generated))
-    import recommendations_pb2 as tutorial_pb2  # noqa: PLC0415 - generated just above
+    import recommendations_pb2 as tutorial_pb2  # type: ignore[import-not-found]  # noqa: PLC0415 - generated just above
 
     tutorial_request = tutorial_pb2.RecommendationRequest(
         user_id=1, category=tutorial_pb2.MYSTERY, max_results=3
@@ -159,7 +149,7 @@ def _contenders(tmp: Path, catalog: Path) -> list[Contender]:
 
 
 def _measure(contender: Contender, calls: int, latency_calls: int, tmp: Path) -> tuple[Run, Run]:
-    port, metrics_port = _free_port(), _free_port()
+    port, metrics_port = free_port(), free_port()
     env = dict(os.environ, **contender.env)
     env.update(
         BASELINE_PORT=str(port),
@@ -179,9 +169,9 @@ def _measure(contender: Contender, calls: int, latency_calls: int, tmp: Path) ->
         _wait_for_port(port)
         _h2load(url, body, 500, 4, 16, tmp)  # warm-up: imports, caches, connections
         ok_before = _ok_calls(metrics_port) if contender.metrics else 0
-        cpu_before = _tree_cpu_seconds(server.pid)
+        cpu_before = tree_cpu_seconds(server.pid)
         run = _h2load(url, body, calls, 4, 16, tmp)
-        run.cpu_us_per_call = (_tree_cpu_seconds(server.pid) - cpu_before) / calls * 1e6
+        run.cpu_us_per_call = (tree_cpu_seconds(server.pid) - cpu_before) / calls * 1e6
         one = _h2load(url, body, latency_calls, 1, 1, tmp)
         if contender.metrics:
             _check_all_ok(metrics_port, ok_before, calls + latency_calls)
@@ -223,31 +213,6 @@ def _percentile(values: list[int], percent: int) -> float:
     return float(values[min(len(values) - 1, len(values) * percent // 100)])
 
 
-def _tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of `pid` and every live descendant."""
-    children: dict[int, list[int]] = {}
-    stats: dict[int, list[str]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses: split after its last ')'.
-        fields = raw[raw.rindex(")") + 2 :].split()
-        stats[int(entry.name)] = fields
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        fields = stats.get(current)
-        if fields is not None:
-            total += int(fields[11]) + int(fields[12])  # utime, stime (in clock ticks)
-        todo.extend(children.get(current, []))
-    return total / CLOCK_TICKS
-
-
 def _metric_lines(metrics_port: int) -> list[str]:
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as reply:
         text: str = reply.read().decode()
@@ -270,13 +235,6 @@ def _check_all_ok(metrics_port: int, ok_before: int, expected: int) -> None:
     ok = _ok_calls(metrics_port) - ok_before
     if failures or ok != expected:
         raise SystemExit(f"the service's counters disagree: {ok} OK of {expected}; {failures}")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _wait_for_port(port: int, timeout: float = 15.0) -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark the recommendations service against its baselines (bare sync grpc.server, bare
 # grpc.aio, the original tutorial's server) with h2load; writes docs/benchmarks.md.
-# Usage: ci/bench.sh [benchmarks/run.py options, e.g. --rounds 5 --calls 30000]
+# Usage: ci/bench.sh [benchmarks.run options, e.g. --rounds 5 --calls 30000]
 source "$(dirname "$0")/lib.sh"
 need_apt h2load nghttp2-client
 need_apt taskset util-linux
@@ -10,7 +10,7 @@ need_apt taskset util-linux
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 recommendations-server build-catalog --output "$tmp/catalog.sqlite3" >/dev/null
-log "benchmarking (about 2.5 minutes); keep the machine otherwise idle for steady figures"
-python benchmarks/run.py --catalog "$tmp/catalog.sqlite3" --output docs/benchmarks.md "$@"
+log "benchmarking (about 4 minutes); keep the machine otherwise idle for steady figures"
+python -m benchmarks.run --catalog "$tmp/catalog.sqlite3" --output docs/benchmarks.md "$@"
 log "wrote docs/benchmarks.md"
 need_apt wrk wrk && log "website benchmark (about 4 minutes)" && python -m benchmarks.web --output docs/benchmarks-web.md

@@ -17,7 +17,7 @@ async def _empty(_request: bytes, _context: grpc.aio.ServicerContext[bytes, byte
 
 async def main() -> None:
     server = grpc.aio.server()
-    handler = grpc.unary_unary_rpc_method_handler(_empty)
+    handler: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(_empty)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(METHOD_PATH[0], {METHOD_PATH[1]: handler}),)
     )

@@ -17,7 +17,7 @@ def _empty(_request: bytes, _context: grpc.ServicerContext) -> bytes:
 
 def main() -> None:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=10))
-    handler = grpc.unary_unary_rpc_method_handler(_empty)
+    handler: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(_empty)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(METHOD_PATH[0], {METHOD_PATH[1]: handler}),)
     )

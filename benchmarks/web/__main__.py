@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchmarks.baselines.tutorial import generate_stubs
 from soak.harness.load import WrkRun, wrk
 from soak.harness.metrics import difference
 from soak.harness.ports import free_port
@@ -210,20 +211,7 @@ def _start_tutorial(
     supervisor: Supervisor, workdir: Path
 ) -> tuple[subprocess.Popen[bytes], tuple[subprocess.Popen[bytes], str]]:
     """The tutorial-style server and the tutorial's Flask marketplace (flask run)."""
-    generated = workdir / "tutorial-stubs"
-    generated.mkdir()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "grpc_tools.protoc",
-            f"-I{BASELINES / 'tutorial'}",
-            f"--python_out={generated}",
-            f"--grpc_python_out={generated}",
-            "recommendations.proto",
-        ],
-        check=True,
-    )
+    generated = generate_stubs(workdir / "tutorial-stubs")
     grpc_port, web_port = free_port(), free_port()
     server = supervisor.start(
         "tutorial-server",
