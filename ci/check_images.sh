@@ -192,7 +192,7 @@ run_pair() { # run_pair plaintext|mutual-tls: start both containers, load the ho
       --env RECOMMENDATIONS_TLS_CERT=/run/secrets/server.crt
       --env RECOMMENDATIONS_TLS_KEY=/run/secrets/server.key
       --env RECOMMENDATIONS_TLS_CLIENT_CA=/run/secrets/client-ca.crt
-      --env RECOMMENDATIONS_HEALTH_PORT=50052
+      --env RECOMMENDATIONS_HEALTH_PORT="$health_port"
     )
     website_args=(
       --secret "$(secret_file client-cert "$certs/client.pem" client.crt)"

@@ -53,6 +53,15 @@ def _bump(repo: Path, version: str) -> None:
     (repo / "proto-registry" / "VERSION").write_text(version + "\n")
 
 
+def _add_author_field(repo: Path) -> None:
+    """The compatible change the README describes: a new, commented field with a new number."""
+    _edit(
+        repo,
+        r"^  string title = 2;\n",
+        "  string title = 2;\n  // The author is who wrote the book.\n  string author = 3;\n",
+    )
+
+
 def test_unmodified_registry_passes(registry: Path) -> None:
     result = _check(registry)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -103,11 +112,7 @@ def test_breaking_change_fails_even_with_a_version_bump(
 
 
 def test_added_field_without_version_bump_fails(registry: Path) -> None:
-    _edit(
-        registry,
-        r"^  string title = 2;\n",
-        "  string title = 2;\n  // The author is who wrote the book.\n  string author = 3;\n",
-    )
+    _add_author_field(registry)
 
     result = _check(registry)
 
@@ -118,11 +123,7 @@ def test_added_field_without_version_bump_fails(registry: Path) -> None:
 
 
 def test_added_field_with_version_bump_passes(registry: Path) -> None:
-    _edit(
-        registry,
-        r"^  string title = 2;\n",
-        "  string title = 2;\n  // The author is who wrote the book.\n  string author = 3;\n",
-    )
+    _add_author_field(registry)
     _bump(registry, "1.1.0")
 
     result = _check(registry)
