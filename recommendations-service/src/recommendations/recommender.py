@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from recommendations.domain import Category, InvalidRequestError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from recommendations.catalog import Catalog
     from recommendations.domain import Book
@@ -20,20 +20,34 @@ DEFAULT_RESULTS = 3
 MAX_RESULTS = 10
 """The most books one request gets; larger requests are clamped to it."""
 
+SLOT_BITS = 12
+"""Each category has 2**SLOT_BITS selections a day; a user gets one of them (see `Recommender`)."""
+
 _SECONDS_PER_DAY = 86_400
 _DRAW_BYTES = 4
 _DRAW_BITS = 8 * _DRAW_BYTES
 _DRAW_MASK = (1 << _DRAW_BITS) - 1
 _KEYS = {category: category.value.encode() for category in Category}
+_UINT64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / golden ratio: Fibonacci hashing spreads nearby ids apart
 
 
 class Recommender:
     """Picks up to `max_results` distinct books of a category for a user.
 
     The pick depends only on the user, the category, the UTC day and the catalog, so every call,
-    restart and replica agrees on it; different users get different picks. It is a partial
-    Fisher-Yates shuffle driven by a BLAKE2b digest (Python's `hash()` is salted per process and
-    `random` would need a generator per call).
+    restart and replica agrees on it; different users get different picks. For each category
+    and day there are 2**SLOT_BITS selections of MAX_RESULTS books, each a partial Fisher-Yates
+    shuffle driven by a BLAKE2b digest of the category, day and slot (Python's `hash()` of bytes
+    is salted per process, and `random` would need a generator each); a user's slot is a
+    Fibonacci hash of the user id and the day. A request takes a prefix of its user's selection.
+
+    Why a table rather than a shuffle per request: the shuffle cost 2.5 us per call in-process,
+    and under load that was about 9% of the server's CPU per call, most of the service's budget
+    against a bare server (see benchmarks/README.md); a table lookup costs 0.6 us. Two users
+    share a selection with probability 2**-SLOT_BITS on a given day. A category's table is built
+    on its first request of the day (a few milliseconds); concurrent builds are harmless, as
+    they give the same table.
 
     >>> from recommendations.catalog import InMemoryCatalog
     >>> from recommendations.domain import Book, Category
@@ -45,8 +59,10 @@ class Recommender:
     def __init__(self, catalog: Catalog, *, clock: Callable[[], float] = time.time) -> None:
         self._catalog = catalog
         self._clock = clock
+        self._day = -1
+        self._selections: dict[Category, tuple[tuple[Book, ...], ...]] = {}
 
-    def recommend(self, user_id: int, category: Category, max_results: int) -> list[Book]:
+    def recommend(self, user_id: int, category: Category, max_results: int) -> Sequence[Book]:
         """Return the user's books of `category` for today, at most `max_results` of them.
 
         `max_results` 0 means `DEFAULT_RESULTS`; above `MAX_RESULTS` it is clamped. Raises
@@ -56,22 +72,39 @@ class Recommender:
             raise InvalidRequestError("user_id", f"must be zero or positive, got {user_id}")
         if max_results < 0:
             raise InvalidRequestError("max_results", f"must be zero or positive, got {max_results}")
-        wanted = min(max_results or DEFAULT_RESULTS, MAX_RESULTS)
-        books = self._catalog.books_in(category)
-        count = min(wanted, len(books))
-        if count == 0:
-            return []
         day = int(self._clock() // _SECONDS_PER_DAY)
-        key = b"%d/%s/%d" % (user_id, _KEYS[category], day)
-        draws = int.from_bytes(blake2b(key, digest_size=_DRAW_BYTES * count).digest())
-        # A partial Fisher-Yates shuffle that records only the positions it swapped, instead of
-        # copying the category's books: `moved[j]` is the index now at position j.
+        if day != self._day:
+            self._selections, self._day = {}, day
+        selections = self._selections.get(category)
+        if selections is None:
+            selections = self._selections[category] = self._build(category, day)
+        slot = ((user_id + day) * _GOLDEN & _UINT64) >> (64 - SLOT_BITS)
+        return selections[slot][: min(max_results or DEFAULT_RESULTS, MAX_RESULTS)]
+
+    def _build(self, category: Category, day: int) -> tuple[tuple[Book, ...], ...]:
+        """Return the day's selections for `category`, one per slot."""
+        books = self._catalog.books_in(category)
         size = len(books)
-        moved: dict[int, int] = {}
-        picked = []
-        for i in range(count):
-            j = i + (draws & _DRAW_MASK) % (size - i)
-            draws >>= _DRAW_BITS
-            picked.append(books[moved.get(j, j)])
-            moved[j] = moved.get(i, i)
-        return picked
+        count = min(MAX_RESULTS, size)
+        return tuple(
+            _shuffled_prefix(books, count, b"%s/%d/%d" % (_KEYS[category], day, slot))
+            for slot in range(1 << SLOT_BITS)
+        )
+
+
+def _shuffled_prefix(books: Sequence[Book], count: int, key: bytes) -> tuple[Book, ...]:
+    """Return the first `count` books of a Fisher-Yates shuffle of `books` drawn from `key`."""
+    if count == 0:
+        return ()
+    draws = int.from_bytes(blake2b(key, digest_size=_DRAW_BYTES * count).digest())
+    # Records only the positions it swapped, instead of copying the books: `moved[j]` is the
+    # index now at position j.
+    size = len(books)
+    moved: dict[int, int] = {}
+    picked = []
+    for i in range(count):
+        j = i + (draws & _DRAW_MASK) % (size - i)
+        draws >>= _DRAW_BITS
+        picked.append(books[moved.get(j, j)])
+        moved[j] = moved.get(i, i)
+    return tuple(picked)
