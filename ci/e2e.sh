@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests: both real services as processes, Debian's chromium driven by Playwright.
-# Writes docs/screenshots/homepage.png (the README shows it).
+# Saves the homepage's screenshot in .cache/screenshots/; E2E_SCREENSHOT_DIR=docs/screenshots
+# refreshes the one the README shows.
 source "$(dirname "$0")/lib.sh"
 
 need_apt chromium chromium
