@@ -7,7 +7,7 @@ throughput on a shared machine), calls per second, and p50/p99 latency from h2lo
 log. For the service it also checks its own Prometheus counters: every call must have been OK
 (h2load only counts HTTP 200s, and gRPC errors travel in trailers of an HTTP 200).
 
-Usage: python -m benchmarks.run --catalog PATH [--rounds 3] [--calls 20000] [--output FILE]
+Usage: python -m benchmarks.run --catalog PATH [--rounds 9] [--calls 20000] [--output FILE]
 """
 
 from __future__ import annotations
