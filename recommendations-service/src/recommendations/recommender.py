@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import TYPE_CHECKING
 
@@ -46,8 +47,8 @@ class Recommender:
     and under load that was about 9% of the server's CPU per call, most of the service's budget
     against a bare server (see benchmarks/README.md); a table lookup costs 0.6 us. Two users
     share a selection with probability 2**-SLOT_BITS on a given day. A category's table is built
-    on its first request of the day (a few milliseconds); concurrent builds are harmless, as
-    they give the same table.
+    on its first request of the day (about 20 ms); concurrent builds are harmless, as they give
+    the same table, and a day's tables are kept apart from the next day's (see `_Day`).
 
     >>> from recommendations.catalog import InMemoryCatalog
     >>> from recommendations.domain import Book, Category
@@ -59,8 +60,7 @@ class Recommender:
     def __init__(self, catalog: Catalog, *, clock: Callable[[], float] = time.time) -> None:
         self._catalog = catalog
         self._clock = clock
-        self._day = -1
-        self._selections: dict[Category, tuple[tuple[Book, ...], ...]] = {}
+        self._today = _Day(-1)
 
     def recommend(self, user_id: int, category: Category, max_results: int) -> Sequence[Book]:
         """Return the user's books of `category` for today, at most `max_results` of them.
@@ -73,11 +73,12 @@ class Recommender:
         if max_results < 0:
             raise InvalidRequestError("max_results", f"must be zero or positive, got {max_results}")
         day = int(self._clock() // _SECONDS_PER_DAY)
-        if day != self._day:
-            self._selections, self._day = {}, day
-        selections = self._selections.get(category)
+        today = self._today
+        if today.day != day:
+            today = self._today = _Day(day)
+        selections = today.selections.get(category)
         if selections is None:
-            selections = self._selections[category] = self._build(category, day)
+            selections = today.selections[category] = self._build(category, day)
         slot = ((user_id + day) * _GOLDEN & _UINT64) >> (64 - SLOT_BITS)
         return selections[slot][: min(max_results or DEFAULT_RESULTS, MAX_RESULTS)]
 
@@ -90,6 +91,19 @@ class Recommender:
             _shuffled_prefix(books, count, b"%s/%d/%d" % (_KEYS[category], day, slot))
             for slot in range(1 << SLOT_BITS)
         )
+
+
+@dataclass(slots=True)
+class _Day:
+    """The selections of one UTC day, by category, filled in as categories are first asked for.
+
+    A request reads the recommender's current `_Day` once and uses it only if it is for the
+    request's day, so around midnight a thread still on the old day can replace the new `_Day`
+    with an old one (costing a rebuild) but never put one day's selections under another day.
+    """
+
+    day: int
+    selections: dict[Category, tuple[tuple[Book, ...], ...]] = field(default_factory=dict)
 
 
 def _shuffled_prefix(books: Sequence[Book], count: int, key: bytes) -> tuple[Book, ...]:

@@ -114,6 +114,17 @@ def test_the_pick_changes_from_one_day_to_the_next() -> None:
     assert len(days) >= 8
 
 
+def test_one_recommender_follows_its_clock_across_days() -> None:
+    now = [20_000 * DAY]
+    recommender = Recommender(_catalog(), clock=lambda: now[0])
+    picks = []
+    for day in (20_000, 20_001, 20_002, 20_000):
+        now[0] = day * DAY + 3_600
+        picks.append(_ids(recommender.recommend(5, Category.MYSTERY, 3)))
+    assert picks[0] == picks[3] == _ids(_recommender(now=now[0]).recommend(5, Category.MYSTERY, 3))
+    assert len({tuple(p) for p in picks[:3]}) == 3
+
+
 def test_every_book_gets_recommended_to_someone() -> None:
     recommender = _recommender()
     seen = {b.id for u in range(500) for b in recommender.recommend(u, Category.MYSTERY, 3)}
