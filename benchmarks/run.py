@@ -21,8 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +29,8 @@ from bookshop.recommendations.v1 import recommendations_pb2
 
 from benchmarks.baselines.tutorial import generate_stubs
 from soak.harness.ports import free_port
-from soak.harness.processes import tree_cpu_seconds
+from soak.harness.processes import taskset, tree_cpu_seconds, wait_until
+from soak.harness.service import handled_calls
 
 HERE = Path(__file__).resolve().parent
 BASELINES = HERE / "baselines"
@@ -161,20 +160,20 @@ def _measure(contender: Contender, calls: int, latency_calls: int, tmp: Path) ->
     body.write_bytes(b"\0" + len(contender.request).to_bytes(4, "big") + contender.request)
     url = f"http://127.0.0.1:{port}{contender.path}"
     server = subprocess.Popen(
-        ["taskset", "-c", SERVER_CPU, *contender.command],
+        [*taskset(SERVER_CPU), *contender.command],
         env=env,
         stdout=subprocess.DEVNULL,
     )
     try:
         _wait_for_port(port)
         _h2load(url, body, 500, 4, 16, tmp)  # warm-up: imports, caches, connections
-        ok_before = _ok_calls(metrics_port) if contender.metrics else 0
+        before = handled_calls(metrics_port) if contender.metrics else {}
         cpu_before = tree_cpu_seconds(server.pid)
         run = _h2load(url, body, calls, 4, 16, tmp)
         run.cpu_us_per_call = (tree_cpu_seconds(server.pid) - cpu_before) / calls * 1e6
         one = _h2load(url, body, latency_calls, 1, 1, tmp)
         if contender.metrics:
-            _check_all_ok(metrics_port, ok_before, calls + latency_calls)
+            _check_all_ok(metrics_port, before, calls + latency_calls)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -189,7 +188,7 @@ def _h2load(url: str, body: Path, calls: int, clients: int, streams: int, tmp: P
     log = tmp / "h2load.log"
     log.unlink(missing_ok=True)  # h2load appends to an existing log
     command = [
-        "taskset", "-c", LOAD_CPU, "h2load", "-n", str(calls), "-c", str(clients),
+        *taskset(LOAD_CPU), "h2load", "-n", str(calls), "-c", str(clients),
         "-m", str(streams), "-H", "content-type: application/grpc", "-H", "te: trailers",
         "-d", str(body), "--log-file", str(log), url,
     ]  # fmt: skip
@@ -213,40 +212,25 @@ def _percentile(values: list[int], percent: int) -> float:
     return float(values[min(len(values) - 1, len(values) * percent // 100)])
 
 
-def _metric_lines(metrics_port: int) -> list[str]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as reply:
-        text: str = reply.read().decode()
-    return [line for line in text.splitlines() if line.startswith("grpc_server_handled_total{")]
-
-
-def _ok_calls(metrics_port: int) -> int:
-    for line in _metric_lines(metrics_port):
-        if 'grpc_method="Recommend"' in line and 'grpc_code="OK"' in line:
-            return int(float(line.rsplit(" ", 1)[1]))
-    return 0
-
-
-def _check_all_ok(metrics_port: int, ok_before: int, expected: int) -> None:
-    failures = [
-        line
-        for line in _metric_lines(metrics_port)
-        if 'grpc_method="Recommend"' in line and 'grpc_code="OK"' not in line
-    ]
-    ok = _ok_calls(metrics_port) - ok_before
+def _check_all_ok(metrics_port: int, before: dict[str, float], expected: int) -> None:
+    after = handled_calls(metrics_port)
+    failures = {code: count for code, count in after.items() if code != "OK" and count}
+    ok = round(after.get("OK", 0.0) - before.get("OK", 0.0))
     if failures or ok != expected:
         raise SystemExit(f"the service's counters disagree: {ok} OK of {expected}; {failures}")
 
 
 def _wait_for_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        except OSError:
-            time.sleep(0.05)
-        else:
-            return
-    raise SystemExit(f"nothing listens on port {port} after {timeout} s")
+    if not wait_until(lambda: _accepts(port), timeout=timeout):
+        raise SystemExit(f"nothing listens on port {port} after {timeout} s")
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
 
 
 def _report(

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from soak.harness.processes import taskset
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -49,7 +51,7 @@ def wrk(
 ) -> WrkRun:
     """Load `url` for `seconds` with `connections` keep-alive connections."""
     command = [
-        *(["taskset", "-c", str(cpu)] if cpu is not None else []),
+        *taskset(cpu),
         "wrk",
         f"-t{threads}",
         f"-c{connections}",
@@ -163,7 +165,7 @@ def h2load_grpc(
     body.write_bytes(frame)
     log.unlink(missing_ok=True)
     command = [
-        *(["taskset", "-c", str(cpu)] if cpu is not None else []),
+        *taskset(cpu),
         "h2load",
         f"-c{connections}",
         f"-m{streams}",

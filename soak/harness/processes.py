@@ -27,6 +27,11 @@ _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 BIN = Path(sys.executable).parent
 
 
+def taskset(cpu: int | str | None) -> list[str]:
+    """The command prefix that pins what follows to `cpu` (taskset's CPU list); none for None."""
+    return [] if cpu is None else ["taskset", "-c", str(cpu)]
+
+
 def clean_environment(extra: Mapping[str, str]) -> dict[str, str]:
     """The caller's environment without any service variable, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
@@ -53,7 +58,7 @@ class Supervisor:
         cpu: int | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start `argv` (pinned to `cpu` when given), its output appended to logs/<name>.log."""
-        command = [*(["taskset", "-c", str(cpu)] if cpu is not None else []), *argv]
+        command = [*taskset(cpu), *argv]
         with (self._logs / f"{name}.log").open("ab") as log:
             process = subprocess.Popen(
                 command,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from soak.harness import api
-from soak.harness.metrics import Sample, scrape
+from soak.harness.metrics import Sample, by_label, scrape
 from soak.harness.ports import free_port
 from soak.harness.processes import BIN, clean_environment, wait_until
 
@@ -19,6 +19,16 @@ if TYPE_CHECKING:
     from soak.harness.processes import Supervisor
 
 SERVER = str(BIN / "recommendations-server")
+
+
+def handled_calls(metrics_port: int) -> dict[str, float]:
+    """Recommend calls the server with this metrics port has handled, by gRPC status code.
+
+    Read from the server's own `grpc_server_handled_total`: h2load counts HTTP 200s only, and a
+    gRPC error arrives in the trailers of a 200.
+    """
+    samples = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
+    return by_label(samples, "grpc_server_handled_total", "grpc_code", grpc_method="Recommend")
 
 
 def build_catalog(output: Path) -> None:
@@ -111,11 +121,4 @@ class Replica:
 
     def handled(self) -> dict[str, float]:
         """Recommend calls handled so far, by gRPC status code (the server's own counter)."""
-        samples = self.metrics()
-        totals: dict[str, float] = {}
-        for sample in samples:
-            method = sample.labels.get("grpc_method", "")
-            if sample.name == "grpc_server_handled_total" and method.endswith("Recommend"):
-                code = sample.labels.get("grpc_code", "")
-                totals[code] = totals.get(code, 0.0) + sample.value
-        return totals
+        return handled_calls(self.metrics_port)
