@@ -85,8 +85,7 @@ class Recommender:
     def _build(self, category: Category, day: int) -> tuple[tuple[Book, ...], ...]:
         """Return the day's selections for `category`, one per slot."""
         books = self._catalog.books_in(category)
-        size = len(books)
-        count = min(MAX_RESULTS, size)
+        count = min(MAX_RESULTS, len(books))
         return tuple(
             _shuffled_prefix(books, count, b"%s/%d/%d" % (_KEYS[category], day, slot))
             for slot in range(1 << SLOT_BITS)
