@@ -22,10 +22,12 @@ log "migrating the development database"
 pids=()
 stop() {
   trap - INT TERM EXIT
-  log "stopping the website and the recommendations service"
   # Each process was started as its own process group: this reaches the dev server's
-  # auto-reloading child too.
+  # auto-reloading child too. Signal them before saying so: when the output goes through a
+  # pipe (`make run | tee run.log`), Ctrl+C also stops the reader, and the first write after
+  # that ends this script with SIGPIPE.
   for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  log "stopping the website and the recommendations service"
   wait || true
 }
 trap 'stop; exit 0' INT TERM
