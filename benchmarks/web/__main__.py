@@ -1,11 +1,14 @@
-"""The website benchmark: homepage requests/s and server CPU per request, three contenders.
+"""The website benchmark: homepage requests/s and server CPU per request, four contenders.
 
 - live:     the Django site under gunicorn (production settings, two workers, as deployed) with a
             live recommendations call to this service;
 - static:   the same site and page with recommendations from fixed data (`static_site.py`: no
             call), the ceiling a live page can approach;
 - tutorial: BASELINE, the original tutorial's Flask marketplace served by `flask run`, calling
-            the tutorial-style server (both labelled fixtures in benchmarks/baselines/).
+            the tutorial-style server (both labelled fixtures in benchmarks/baselines/);
+- floor:    the static page plus one bare grpcio call per page to the bare sync server
+            (`floor_site.py`): the most any page with one gRPC call from Python can reach,
+            whatever the service and client code, shown beside the live page's target.
 
 Two placements, each over several rounds in which the contenders alternate: "pinned" (each web
 server on CPU 1; wrk, 8 connections, and the gRPC servers on CPU 0, as the service's benchmark
@@ -57,8 +60,7 @@ from soak.harness.website import Website
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASELINES = ROOT / "benchmarks" / "baselines"
 CONNECTIONS = 8
 STATIC_TARGET, TUTORIAL_TARGET = 0.80, 1.2
@@ -164,14 +166,28 @@ def _start(
         "static",
         workdir,
         f"ipv4:{service.address}",
-        app="static_site:application",
-        pythonpath=HERE,
+        app="benchmarks.web.static_site:application",
+        pythonpath=ROOT,
     )
-    live.start()
-    static.start()
+    bare_port = free_port()
+    bare_server = supervisor.start(
+        "bare-sync",
+        [sys.executable, str(BASELINES / "bare_sync.py")],
+        clean_environment({"BASELINE_PORT": str(bare_port)}),
+    )
+    floor = Website(
+        supervisor,
+        "floor",
+        workdir,
+        f"ipv4:127.0.0.1:{bare_port}",
+        app="benchmarks.web.floor_site:application",
+        pythonpath=ROOT,
+    )
+    for site in (live, static, floor):
+        site.start()
     tutorial_server, tutorial_site = _start_tutorial(supervisor, workdir)
 
-    for site in (live, static):
+    for site in (live, static, floor):
         page = site.get("/")
         if page.status != 200 or page.books != 3:
             raise RuntimeError(f"{site.name}: status {page.status} with {page.books} books")
@@ -197,6 +213,13 @@ def _start(
             tutorial_site[1],
             lambda: tutorial_site[0].pid,
             backend_pid=lambda: tutorial_server.pid,
+        ),
+        Contender(
+            "floor",
+            "the static page plus one bare grpcio call (bare sync server, empty reply)",
+            floor.url,
+            lambda: floor.pid,
+            backend_pid=lambda: bare_server.pid,
         ),
     ]
 
@@ -311,10 +334,10 @@ class _Report:
     met: bool
 
 
-def _ratios(live: list[Run], other: list[Run]) -> tuple[list[float], list[float]]:
-    """Per-round live/other ratios of requests/s and of web CPU per request."""
-    rates = [a.load.rate / b.load.rate for a, b in zip(live, other, strict=True)]
-    cpus = [a.cpu_us / b.cpu_us for a, b in zip(live, other, strict=True)]
+def _ratios(runs: list[Run], other: list[Run]) -> tuple[list[float], list[float]]:
+    """Per-round ratios of requests/s and of web CPU per request, `runs` over `other`."""
+    rates = [a.load.rate / b.load.rate for a, b in zip(runs, other, strict=True)]
+    cpus = [a.cpu_us / b.cpu_us for a, b in zip(runs, other, strict=True)]
     return rates, cpus
 
 
@@ -341,7 +364,7 @@ def _placement_tables(contenders: list[Contender], placement: str) -> tuple[str,
             f"| {statistics.median(r.load.p50_ms for r in runs):.1f} ms "
             f"| {statistics.median(r.load.p99_ms for r in runs):.1f} ms |"
         )
-    lines += ["", "| Ratio live / other, per round | Rounds | Median | Target |"]
+    lines += ["", "| Ratio, per round | Rounds | Median | Target |"]
     lines.append("| --- | --- | ---: | --- |")
     met = True
     for other, target in (("static", STATIC_TARGET), ("tutorial", TUTORIAL_TARGET)):
@@ -350,10 +373,24 @@ def _placement_tables(contenders: list[Contender], placement: str) -> tuple[str,
         met = met and median >= target
         verdict = ("met" if median >= target else "NOT MET") if judged else "not judged here"
         lines.append(
-            f"| req/s vs {other} | {_listed(rates)} | {median:.2f} | >= {target:.2f}: {verdict} |"
+            f"| live req/s vs {other} | {_listed(rates)} | {median:.2f} "
+            f"| >= {target:.2f}: {verdict} |"
         )
         lines.append(
-            f"| web CPU per request vs {other} | {_listed(cpus)} "
+            f"| live web CPU per request vs {other} | {_listed(cpus)} "
+            f"| {statistics.median(cpus):.2f} | - |"
+        )
+    for name, other, what in (
+        ("floor", "static", "the most one grpcio call allows"),
+        ("live", "floor", "how near live is to that"),
+    ):
+        rates, cpus = _ratios(by_name[name], by_name[other])
+        lines.append(
+            f"| {name} req/s vs {other} ({what}) | {_listed(rates)} "
+            f"| {statistics.median(rates):.2f} | - |"
+        )
+        lines.append(
+            f"| {name} web CPU per request vs {other} | {_listed(cpus)} "
             f"| {statistics.median(cpus):.2f} | - |"
         )
     rounds = len(by_name["live"])
@@ -411,6 +448,11 @@ The contenders:
 - **tutorial** (BASELINE): the original tutorial's Flask marketplace served by `flask run`
   (`benchmarks/baselines/tutorial_marketplace/`) against the tutorial-style server
   (`benchmarks/baselines/tutorial/`).
+- **floor**: the static page plus one blocking grpcio call per page with nothing around it (a
+  channel with no options, no stub, no deadline, empty request) to the bare sync server
+  (`benchmarks/baselines/bare_sync.py`, empty reply): `benchmarks/web/floor_site.py`, bench only.
+  No Python gRPC client and server can make a page with one call cheaper, so floor / static is
+  the most the live page could reach against the static one.
 
 {body}
 ## With the recommendations server stopped (20 sequential requests each)

@@ -1,6 +1,6 @@
 """BENCH-ONLY WSGI entry point: the website with recommendations from fixed data (no gRPC call).
 
-`gunicorn -c python:marketplace.gunicorn --pythonpath benchmarks/web static_site:application`
+`gunicorn -c python:marketplace.gunicorn --pythonpath . benchmarks.web.static_site:application`
 serves exactly the production site, settings, middleware and templates, except that the
 storefront's one integration point, `storefront.recommendations.recommend`, returns three fixed
 books instead of calling the service. The views look the function up on the module at each
@@ -31,10 +31,11 @@ _BOOKS = (
 )
 
 
-def _static_recommend(*, user_id: int, category: Category, max_results: int) -> Recommendations:
+def static_recommend(*, user_id: int, category: Category, max_results: int) -> Recommendations:
+    """The first `max_results` of ten fixed books, whoever asks and whatever the category."""
     return Recommendations(books=_BOOKS[:max_results])
 
 
-recommendations.recommend = _static_recommend
+recommendations.recommend = static_recommend
 
-__all__ = ["application"]
+__all__ = ["application", "static_recommend"]

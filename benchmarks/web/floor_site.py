@@ -1,0 +1,49 @@
+"""BENCH-ONLY WSGI entry point: the static-data page plus one bare grpcio call per page.
+
+`gunicorn -c python:marketplace.gunicorn --pythonpath . benchmarks.web.floor_site:application`
+serves the static-data page of `static_site.py`, but every page first makes one blocking unary
+call with the least grpcio can do: a channel with no options, no stub, no serializers, no
+deadline, an empty request, to `benchmarks/baselines/bare_sync.py` (an empty reply). No gRPC
+client and server written in Python can make a page cheaper than this, so this page's
+requests/s against the static page's is the most the live page could reach with any
+recommendations service and any client code: the floor under the live page's cost.
+
+The target is read from RECOMMENDATIONS_TARGET, as the site reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import grpc
+from storefront import recommendations
+from storefront.categories import Category
+from storefront.recommendations import Recommendations
+
+from benchmarks.web.static_site import application, static_recommend
+
+_METHOD = "/bookshop.recommendations.v1.RecommendationsService/Recommend"
+_lock = threading.Lock()
+_call: grpc.UnaryUnaryMultiCallable[bytes, bytes] | None = None
+
+
+def _bare_call() -> grpc.UnaryUnaryMultiCallable[bytes, bytes]:
+    # Opened on a worker's first page, never in gunicorn's master: a channel must not cross
+    # the fork (the site's own module does the same).
+    global _call  # noqa: PLW0603  (one channel per worker process is this module's state)
+    with _lock:
+        if _call is None:
+            channel = grpc.insecure_channel(os.environ["RECOMMENDATIONS_TARGET"])
+            _call = channel.unary_unary(_METHOD)
+        return _call
+
+
+def _floor_recommend(*, user_id: int, category: Category, max_results: int) -> Recommendations:
+    _bare_call()(b"")
+    return static_recommend(user_id=user_id, category=category, max_results=max_results)
+
+
+recommendations.recommend = _floor_recommend
+
+__all__ = ["application"]
