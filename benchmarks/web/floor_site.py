@@ -21,9 +21,10 @@ from storefront import recommendations
 from storefront.categories import Category
 from storefront.recommendations import Recommendations
 
+from benchmarks.baselines.bare_sync import METHOD_PATH
 from benchmarks.web.static_site import application, static_recommend
 
-_METHOD = "/bookshop.recommendations.v1.RecommendationsService/Recommend"
+_METHOD = "/{}/{}".format(*METHOD_PATH)
 _lock = threading.Lock()
 _call: grpc.UnaryUnaryMultiCallable[bytes, bytes] | None = None
 
