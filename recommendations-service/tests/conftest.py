@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import grpc
@@ -76,3 +80,38 @@ def channel(server: RunningServer) -> Iterator[grpc.Channel]:
 @pytest.fixture(scope="module")
 def stub(channel: grpc.Channel) -> recommendations_pb2_grpc.RecommendationsServiceStub:
     return recommendations_pb2_grpc.RecommendationsServiceStub(channel)
+
+
+@pytest.fixture
+def start_process() -> Iterator[Callable[..., tuple[subprocess.Popen[str], int]]]:
+    """Start `recommendations-server` processes on ephemeral loopback ports, with extra
+    variables; each returns once it logs that it is serving, with its gRPC port. Its stdout is
+    a pipe of its remaining JSON log lines. Any still running after the test are killed."""
+    started: list[subprocess.Popen[str]] = []
+
+    def _start(**variables: str) -> tuple[subprocess.Popen[str], int]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RECOMMENDATIONS_")}
+        env |= {
+            "RECOMMENDATIONS_BIND": "127.0.0.1",
+            "RECOMMENDATIONS_PORT": "0",
+            "RECOMMENDATIONS_METRICS_PORT": "0",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "recommendations"],
+            env=env | variables,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        started.append(process)
+        assert process.stdout is not None
+        for line in process.stdout:
+            entry = json.loads(line)
+            if entry["message"] == "serving":
+                return process, int(entry["port"])
+        raise AssertionError(f"the server exited with {process.wait()} before serving")
+
+    yield _start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

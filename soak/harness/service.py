@@ -55,6 +55,7 @@ class Replica:
     drain_seconds: float = 0
     tls: ServerTls | None = None
     cpu: int | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=free_port)
@@ -81,6 +82,7 @@ class Replica:
             "RECOMMENDATIONS_CATALOG": str(self.catalog),
             "RECOMMENDATIONS_DRAIN_SECONDS": str(self.drain_seconds),
             "RECOMMENDATIONS_LOG_LEVEL": "WARNING",
+            **self.extra_env,
         }
         if self.tls is not None:
             env["RECOMMENDATIONS_TLS_CERT"] = str(self.tls.cert)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from soak.scenarios import bad_input, outage, rolling_restart, sustained, tls
+from soak.scenarios import bad_input, connection_churn, outage, rolling_restart, sustained, tls
 
-ALL = (sustained, rolling_restart, outage, bad_input, tls)
+ALL = (sustained, rolling_restart, outage, bad_input, tls, connection_churn)
 
 __all__ = ["ALL"]

@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from recommendations.catalog import load_catalog
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 COMMAND = [sys.executable, "-m", "recommendations"]
@@ -105,44 +106,28 @@ def _health(channel: grpc.Channel) -> int:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_drains_then_exits_0(catalog_file: Path, signum: signal.Signals) -> None:
-    server = subprocess.Popen(
-        COMMAND,
-        env=_env(
-            RECOMMENDATIONS_CATALOG=str(catalog_file),
-            RECOMMENDATIONS_PORT="0",
-            RECOMMENDATIONS_METRICS_PORT="0",
-            RECOMMENDATIONS_DRAIN_SECONDS=str(DRAIN),
-        ),
-        stdout=subprocess.PIPE,
-        text=True,
+def test_a_signal_drains_then_exits_0(
+    start_process: Callable[..., tuple[subprocess.Popen[str], int]],
+    catalog_file: Path,
+    signum: signal.Signals,
+) -> None:
+    server, port = start_process(
+        RECOMMENDATIONS_CATALOG=str(catalog_file), RECOMMENDATIONS_DRAIN_SECONDS=str(DRAIN)
     )
-    try:
-        assert server.stdout is not None
-        port = None
-        for line in server.stdout:
-            entry = json.loads(line)
-            if entry["message"] == "serving":
-                port = entry["port"]
-                break
-        assert port, "the server never reported that it was serving"
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = RecommendationsServiceStub(channel)
-            request = RecommendRequest(user_id=3, category=BOOK_CATEGORY_MYSTERY)
-            assert _health(channel) == health_pb2.HealthCheckResponse.SERVING
-            signalled = time.monotonic()
-            server.send_signal(signum)
-            while _health(channel) != health_pb2.HealthCheckResponse.NOT_SERVING:
-                assert time.monotonic() - signalled < DRAIN - 1, "health never went NOT_SERVING"
-                time.sleep(0.05)
-            # Inside the drain window: NOT_SERVING, yet calls still succeed.
-            assert len(stub.Recommend(request, timeout=2).recommendations) == 3
-            assert time.monotonic() - signalled < DRAIN - 0.1, "the call missed the drain window"
-        assert server.wait(timeout=15) == 0
-        assert time.monotonic() - signalled >= DRAIN
-        messages = [json.loads(line)["message"] for line in server.stdout]
-        assert messages == ["signal received", "draining", "stopped"]
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = RecommendationsServiceStub(channel)
+        request = RecommendRequest(user_id=3, category=BOOK_CATEGORY_MYSTERY)
+        assert _health(channel) == health_pb2.HealthCheckResponse.SERVING
+        signalled = time.monotonic()
+        server.send_signal(signum)
+        while _health(channel) != health_pb2.HealthCheckResponse.NOT_SERVING:
+            assert time.monotonic() - signalled < DRAIN - 1, "health never went NOT_SERVING"
+            time.sleep(0.05)
+        # Inside the drain window: NOT_SERVING, yet calls still succeed.
+        assert len(stub.Recommend(request, timeout=2).recommendations) == 3
+        assert time.monotonic() - signalled < DRAIN - 0.1, "the call missed the drain window"
+    assert server.wait(timeout=15) == 0
+    assert time.monotonic() - signalled >= DRAIN
+    assert server.stdout is not None
+    messages = [json.loads(line)["message"] for line in server.stdout]
+    assert messages == ["signal received", "draining", "stopped"]
