@@ -27,3 +27,16 @@ protos_version() { tr -d '[:space:]' < "$ROOT/proto-registry/VERSION"; }
 
 # protos_wheel: the path of the wheel `make wheel` builds for the current registry version.
 protos_wheel() { printf '%s/bookshop_protos-%s-py3-none-any.whl' "$DIST" "$(protos_version)"; }
+
+# protos_match_release DIR WHAT: stop unless the .proto files under DIR (the protos an artifact
+# WHAT was built from) build to exactly the committed release image of the registry's version.
+protos_match_release() {
+  local version image built status=0
+  version="$(protos_version)"
+  image="$ROOT/proto-registry/releases/$version.json"
+  [ -f "$image" ] || die "$2: no release image for $version: run 'make release-protos', commit it, then build again"
+  built="$(mktemp --suffix=.json)"
+  { buf build "$1" -o "$built" && cmp -s "$built" "$image"; } || status=1
+  rm -f "$built"
+  [ "$status" -eq 0 ] || die "$2 was not built from the protos of release $version: run 'make clean' and build it again from the committed release"
+}
