@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Record the registry's current version as a release: a buf image that later breaking checks use.
+# Record the protos as release VERSION: proto-registry/releases/<VERSION>.json (a buf image that
+# later checks compare against) and the changelog derived from the releases. Refuses a breaking
+# change (that is a new package directory, served beside the old one) and any VERSION other than
+# the bump the change calls for: PATCH for comments, layout or options, MINOR for additions.
 source "$(dirname "$0")/lib.sh"
 
-version="$(protos_version)"
-image="proto-registry/releases/$version.json"
-[ ! -e "$image" ] || die "release $version already exists ($image); releases are immutable: bump proto-registry/VERSION"
 buf format --diff --exit-code
 buf lint
-buf build -o "$image"
-log "released protos $version as $image: commit it, then 'make publish'"
+python -m ci.registry release
