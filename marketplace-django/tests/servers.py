@@ -17,6 +17,7 @@ class ScriptedServicer(recommendations_pb2_grpc.RecommendationsServiceServicer):
         self.requests: list[recommendations_pb2.RecommendRequest] = []
         self.peers: list[str] = []
         self.delay = 0.0
+        self.authors = True  # False answers as a server older than release 1.1.0 does
         self.error: tuple[grpc.StatusCode, str] | None = None
         self.released = threading.Event()
         self._lock = threading.Lock()
@@ -34,7 +35,9 @@ class ScriptedServicer(recommendations_pb2_grpc.RecommendationsServiceServicer):
         return recommendations_pb2.RecommendResponse(
             recommendations=[
                 recommendations_pb2.BookRecommendation(
-                    id=request.category * 100 + number, title=f"{category} title {number}"
+                    id=request.category * 100 + number,
+                    title=f"{category} title {number}",
+                    author=f"{category} author {number}" if self.authors else "",
                 )
                 for number in range(1, count + 1)
             ]

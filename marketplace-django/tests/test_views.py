@@ -28,9 +28,23 @@ def test_homepage_shows_three_mystery_books(client, recommendations_server, call
     assert "Mystery books you may like" in page
     assert BOOK.findall(page) == ["101", "102", "103"]
     assert "BOOK_CATEGORY_MYSTERY title 1" in page
+    assert '<p class="book__author">BOOK_CATEGORY_MYSTERY author 1</p>' in page
     assert "unavailable" not in page
     (request,) = recommendations_server.requests
     assert request.max_results == 3
+    assert calls_counted("OK") == 1
+
+
+@pytest.mark.django_db
+def test_books_from_a_server_older_than_authors_show_no_author_line(
+    client, recommendations_server, calls_counted
+):
+    recommendations_server.authors = False
+
+    page = client.get("/").content.decode()
+
+    assert BOOK.findall(page) == ["101", "102", "103"]
+    assert "book__author" not in page
     assert calls_counted("OK") == 1
 
 
@@ -57,6 +71,7 @@ def test_category_page_shows_up_to_ten_books(client, recommendations_server, slu
     assert response.status_code == 200
     page = response.content.decode()
     assert BOOK.findall(page) == [str(category * 100 + n) for n in range(1, 11)]
+    assert page.count('class="book__author"') == 10
     assert f'<h1 id="category-title">{label}</h1>' in page
     assert page.count("<h1") == 1
     assert 'aria-current="page"' in page

@@ -14,6 +14,7 @@ SCREENSHOTS = ROOT / os.environ.get("E2E_SCREENSHOT_DIR", ".cache/screenshots")
 
 
 def visible_books(page):
+    """The titles of the books on the page; each shows its title and, under it, its author."""
     books = page.locator("[data-book-id]")
     titles = []
     for index in range(books.count()):
@@ -21,6 +22,8 @@ def visible_books(page):
         expect(book).to_be_visible()
         title = book.locator(".book__title").inner_text().strip()
         assert title
+        expect(book.locator(".book__author")).to_be_visible()
+        assert book.locator(".book__author").inner_text().strip()
         titles.append(title)
     return titles
 

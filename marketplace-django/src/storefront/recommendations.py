@@ -86,10 +86,11 @@ _CATEGORIES = {
 
 @dataclass(frozen=True, slots=True)
 class Book:
-    """A recommended book: its catalog id and its title."""
+    """A recommended book: its catalog id, its title and its author ("" when not known)."""
 
     id: int
     title: str
+    author: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,9 @@ def recommend(*, user_id: int, category: Category, max_results: int) -> Recommen
         )
         return Recommendations(books=(), failure=code.name)
     CALLS.labels(grpc_code=grpc.StatusCode.OK.name).inc()
-    books = tuple(Book(id=book.id, title=book.title) for book in response.recommendations)
+    books = tuple(
+        Book(id=book.id, title=book.title, author=book.author) for book in response.recommendations
+    )
     return Recommendations(books=books)
 
 

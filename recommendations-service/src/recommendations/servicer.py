@@ -65,7 +65,9 @@ class RecommendationsServicer:
         self._recommender = recommender
         self._encoded = {
             book.id: pb.RecommendResponse(
-                recommendations=[pb.BookRecommendation(id=book.id, title=book.title)]
+                recommendations=[
+                    pb.BookRecommendation(id=book.id, title=book.title, author=book.author)
+                ]
             ).SerializeToString()
             for category in Category
             for book in catalog.books_in(category)

@@ -29,12 +29,14 @@ def _recommend(stub, **fields: int):
 
 
 @pytest.mark.parametrize("category", list(CATEGORIES))
-def test_books_of_the_category_with_their_titles(stub, catalog: InMemoryCatalog, category) -> None:
+def test_books_of_the_category_with_their_titles_and_authors(
+    stub, catalog: InMemoryCatalog, category
+) -> None:
     books = _recommend(stub, user_id=1, category=category, max_results=4)
-    titles = {b.id: b.title for b in catalog.books_in(CATEGORIES[category])}
+    known = {b.id: (b.title, b.author) for b in catalog.books_in(CATEGORIES[category])}
     assert len(books) == 4
     assert len({b.id for b in books}) == 4
-    assert all(titles[b.id] == b.title for b in books)
+    assert all(known[b.id] == (b.title, b.author) and b.author for b in books)
 
 
 def test_zero_max_results_gives_the_default_of_three(stub) -> None:
