@@ -62,34 +62,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check(base: str) -> int:
-    problems: list[str] = []
     releases = _releases()
+    problems = _style_problems()
     for older, newer in itertools.pairwise(releases):
         problems += _release_problems(older, newer)
     problems += _immutability_problems(base)
     version = _version()
     with tempfile.TemporaryDirectory() as tmp:
         current = _build(Path(tmp))
-        try:
-            expected = _next_version(releases[-1], current)
-        except RegistryError as refusal:
-            problems.append(str(refusal))
-        else:
-            if expected is not None and version != expected:
-                problems.append(_version_problem(version, releases[-1][0], expected, current))
-            if expected is None and version != releases[-1][0]:
-                problems.append(
-                    f"the protos are those of release {releases[-1][0]}, but proto-registry/VERSION"
-                    f" is {version}: set it back to {releases[-1][0]}"
-                )
+        problems += _protos_problems(version, releases[-1], current, releasing=False)
     if not CHANGELOG.is_file() or CHANGELOG.read_text(encoding="utf-8") != _changelog_text():
         problems.append(
             "proto-registry/CHANGELOG.md does not match the release images: rewrite it with "
             "'python -m ci.registry changelog' (make release-protos does this), never by hand"
         )
-    for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
-    if problems:
+    if _report(problems):
         return 1
     latest = releases[-1][0]
     state = "released" if version == latest else f"unreleased, a bump from release {latest}"
@@ -101,23 +88,58 @@ def _check(base: str) -> int:
 def _release() -> int:
     version = _version()
     releases = _releases()
-    latest = releases[-1][0]
     target = RELEASES / f"{version}.json"
+    problems = _style_problems()
     with tempfile.TemporaryDirectory() as tmp:
         current = _build(Path(tmp))
-        expected = _next_version(releases[-1], current)
-        if expected is None:
-            message = f"the protos are those of release {latest}: there is nothing to release"
-            raise RegistryError(message)
-        if version != expected:
-            raise RegistryError(_version_problem(version, latest, expected, current))
+        problems += _protos_problems(version, releases[-1], current, releasing=True)
         if target.exists():
-            message = f"release {version} already exists ({target}); releases are immutable"
-            raise RegistryError(message)
-        shutil.copyfile(Path(tmp) / "image.json", target)
+            problems.append(f"release {version} already exists ({target}); releases are immutable")
+        if _report(problems):
+            return 1
+        shutil.copyfile(current, target)
     CHANGELOG.write_text(_changelog_text(), encoding="utf-8")
     print(f"released protos {version}: commit {_relative(target)} and {_relative(CHANGELOG)}")
     return 0
+
+
+def _report(problems: list[str]) -> bool:
+    """Print each problem on a line of its own; True when there was any."""
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return bool(problems)
+
+
+def _style_problems() -> list[str]:
+    """buf's formatting and lint findings (buf prints them itself)."""
+    problems = []
+    if subprocess.run(["buf", "format", "--diff", "--exit-code"], cwd=ROOT, check=False).returncode:
+        problems.append("the protos are not formatted (the diff above): run 'buf format -w'")
+    if subprocess.run(["buf", "lint"], cwd=ROOT, check=False).returncode:
+        problems.append("buf lint fails (above): fix the protos")
+    return problems
+
+
+def _protos_problems(
+    version: Version, latest: _Release, current: Path, *, releasing: bool
+) -> list[str]:
+    """Whether the protos may carry `version` after release `latest`."""
+    try:
+        expected = _next_version(latest, current)
+    except RegistryError as refusal:
+        return [str(refusal)]
+    if expected is None:
+        if releasing:
+            return [f"the protos are those of release {latest[0]}: there is nothing to release"]
+        if version != latest[0]:
+            return [
+                f"the protos are those of release {latest[0]}, but proto-registry/VERSION is "
+                f"{version}: set it back to {latest[0]}"
+            ]
+        return []
+    if version != expected:
+        return [_version_problem(version, latest[0], expected, current)]
+    return []
 
 
 def _version() -> Version:
