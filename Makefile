@@ -8,7 +8,7 @@ PROTOS := $(shell find proto-registry -name '*.proto')
 TOOLS := .venv/.tools
 INSTALLED := .venv/.installed
 
-.PHONY: help venv check-protos release-protos wheel publish install lint test run certs \
+.PHONY: help venv check-protos release-protos wheel publish install lint test test-registry run certs \
         bench soak check-deploy check-images clean
 
 help: ## List the targets.
@@ -44,6 +44,9 @@ lint: $(INSTALLED) ## ruff and mypy --strict over every distribution.
 
 test: $(INSTALLED) ## Every check and test suite (what CI runs).
 	ci/test.sh
+
+test-registry: $(INSTALLED) ## The registry and wheel tests alone (for work on the protos).
+	ci/test_registry.sh
 
 run: $(INSTALLED) ## Run the whole bookshop in the foreground: http://127.0.0.1:8000/
 	ci/run.sh

@@ -10,8 +10,7 @@ log "lint: ruff and mypy --strict"
 ci/lint.sh
 
 log "registry and wheel tests"
-pytest -q tests/registry
-(cd clients/python && pytest -q tests)
+ci/test_registry.sh
 
 log "recommendations service tests"
 (cd recommendations-service && pytest -q)

@@ -16,18 +16,18 @@ from storefront import recommendations
 from storefront.categories import Category
 from storefront.recommendations import Book, Recommendations
 
-# Titles of the length the catalog's mystery books have, so both pages weigh the same.
+# Titles and authors of the length the catalog's mystery books have, so both pages weigh the same.
 _BOOKS = (
-    Book(id=101, title="The Murder of Roger Ackroyd"),
-    Book(id=102, title="The Big Sleep"),
-    Book(id=103, title="The Hound of the Baskervilles"),
-    Book(id=104, title="Rebecca"),
-    Book(id=105, title="The Daughter of Time"),
-    Book(id=106, title="Gaudy Night"),
-    Book(id=107, title="The Moonstone"),
-    Book(id=108, title="The Woman in White"),
-    Book(id=109, title="In the Woods"),
-    Book(id=110, title="Gone Girl"),
+    Book(id=101, title="The Murder of Roger Ackroyd", author="Agatha Christie"),
+    Book(id=102, title="The Big Sleep", author="Raymond Chandler"),
+    Book(id=103, title="The Hound of the Baskervilles", author="Arthur Conan Doyle"),
+    Book(id=104, title="Rebecca", author="Daphne du Maurier"),
+    Book(id=105, title="The Daughter of Time", author="Josephine Tey"),
+    Book(id=106, title="Gaudy Night", author="Dorothy L. Sayers"),
+    Book(id=107, title="The Moonstone", author="Wilkie Collins"),
+    Book(id=108, title="The Woman in White", author="Wilkie Collins"),
+    Book(id=109, title="In the Woods", author="Tana French"),
+    Book(id=110, title="Gone Girl", author="Gillian Flynn"),
 )
 
 

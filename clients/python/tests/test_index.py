@@ -28,7 +28,7 @@ def test_publish_then_install_from_the_index(
     consumer = tmp_path / "consumer"
     venv.create(consumer, with_pip=True)
     python = consumer / "bin" / "python"
-    # The local index is added to pip's usual one, which serves protobuf and grpcio.
+    # The one index the README's recipe names: it refers protobuf and grpcio to the public index.
     subprocess.run(
         [
             python,
@@ -36,7 +36,7 @@ def test_publish_then_install_from_the_index(
             "pip",
             "install",
             "--quiet",
-            "--extra-index-url",
+            "--index-url",
             f"{package_index}simple/",
             f"bookshop-protos=={version}",
         ],

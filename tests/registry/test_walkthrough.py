@@ -1,0 +1,78 @@
+"""The README's "Evolving the API" procedure, run for real in a copy of the repository.
+
+A release is published to a private pypiserver and installed with the README's command; an
+addition fails the check until VERSION is bumped to the version the check names; it is released,
+published, and a consumer upgrades to it with the README's command and uses the new message.
+Then a breaking change is refused by `make release-protos`, by `make publish`, and, written by
+hand as a release file, by `make check-protos`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from conftest import readme_commands
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from conftest import Consumer, Index, Repo
+
+V2_DIRECTORY = "proto-registry/bookshop/recommendations/v2/"
+
+
+def test_evolving_the_api_as_the_readme_says(
+    repo: Repo, package_index: Callable[..., Index], consumer: Callable[[str], Consumer]
+) -> None:
+    index = package_index("private")
+    publish = {"BOOKSHOP_INDEX_URL": index.url, "TWINE_USERNAME": "t", "TWINE_PASSWORD": "t"}
+    install, upgrade = readme_commands(index.url)
+    first = repo.version
+
+    published = repo.make("publish", **publish)
+    assert published.returncode == 0, published.stderr
+    reader = consumer("reader")
+    assert reader.pip(install).returncode == 0
+    assert reader.installed() == first
+
+    # 1-2. An addition; the check names the version it calls for.
+    repo.add_probe()
+    unbumped = repo.make("check-protos")
+    assert unbumped.returncode != 0
+    second = repo.bumped("minor")
+    assert f"set proto-registry/VERSION to {second}" in unbumped.stderr
+    repo.set_version(second)
+    # 3-4. The check passes; release and commit.
+    assert repo.make("check-protos").returncode == 0
+    released = repo.make("release-protos")
+    assert released.returncode == 0, released.stderr
+    repo.commit(f"release {second}")
+    # 5. Publish; 6. the consumer upgrades and uses the new message.
+    published = repo.make("publish", **publish)
+    assert published.returncode == 0, published.stderr
+    assert reader.pip(upgrade).returncode == 0
+    assert reader.installed() == second
+    note = reader.run(
+        "from bookshop.recommendations.v1 import recommendations_pb2 as pb\n"
+        "print(pb.RegistryProbe(note='new in this release').note)"
+    )
+    assert note == "new in this release"
+
+    # A breaking change, even with a bump, is refused by every path.
+    repo.edit(r"int32 max_results = 3;", "int32 max_results = 4;")
+    repo.set_version(repo.bumped("minor"))
+    by_release = repo.make("release-protos")
+    by_publish = repo.make("publish", **publish)
+    forged = repo.forge_release()
+    by_check = repo.make("check-protos")
+
+    assert by_release.returncode != 0
+    assert V2_DIRECTORY in by_release.stderr
+    assert by_publish.returncode != 0
+    assert "make check-protos fails (above): fix what it reports, then publish" in (
+        by_publish.stderr
+    )
+    assert by_check.returncode != 0
+    assert f"proto-registry/releases/{forged.name} breaks release {second}" in by_check.stderr
+    reader.pip(upgrade)
+    assert reader.installed() == second
