@@ -32,8 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recommendations-server",
         description=(
-            "Serve bookshop.recommendations.v1.RecommendationsService over gRPC (with no"
-            " command), or build the catalog it serves from."
+            "Serve bookshop.recommendations.v2.RecommendationsService and the deprecated v1 over"
+            " gRPC (with no command), or build the catalog they serve from."
         ),
         epilog="environment variables (all optional):\n" + describe_variables(),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class Category(enum.Enum):
@@ -24,9 +28,17 @@ class Book:
     category: Category
 
 
-class InvalidRequestError(ValueError):
-    """A request the service refuses; `field` names the offending request field."""
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """What is wrong with one field of a request: `field` is its name, `description` says why."""
 
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field} {problem}")
-        self.field = field
+    field: str
+    description: str
+
+
+class InvalidRequestError(ValueError):
+    """A request the service refuses, with every offending field (one violation each)."""
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        super().__init__("; ".join(f"{v.field} {v.description}" for v in violations))
+        self.violations = tuple(violations)

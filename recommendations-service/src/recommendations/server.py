@@ -36,7 +36,7 @@ from recommendations.interceptors import (
     apply_interceptors,
 )
 from recommendations.recommender import Recommender
-from recommendations.servicer import SERVICE_NAME, RecommendationsServicer, method_handlers
+from recommendations.servicer import SERVICE_NAMES, method_handlers
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -101,7 +101,7 @@ def start(settings: Settings, catalog: Catalog) -> RunningServer:
     # Outermost first: the access log sees the final status and full latency; exceptions are
     # turned into statuses innermost, so metrics and logs count INTERNAL, not a raw exception.
     # They are composed once per method at registration, not per call by grpcio (see
-    # `apply_interceptors`); so they cover this service's methods, not health or reflection.
+    # `apply_interceptors`); so they cover the recommendations methods, not health or reflection.
     interceptors = [
         AccessLogInterceptor(),
         MetricsInterceptor(ServerMetrics(registry)),
@@ -112,18 +112,19 @@ def start(settings: Settings, catalog: Catalog) -> RunningServer:
     server = grpc.server(
         cast("futures.ThreadPoolExecutor", pool), options=_channel_options(settings)
     )
-    servicer = RecommendationsServicer(Recommender(catalog), catalog)
-    handlers = {
-        name: apply_interceptors(f"/{SERVICE_NAME}/{name}", handler, interceptors)
-        for name, handler in method_handlers(servicer).items()
-    }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
-    server.add_registered_method_handlers(SERVICE_NAME, handlers)
+    # One recommender for both API versions: they serve the same orders of the same catalog.
+    for service, methods in method_handlers(Recommender(catalog), catalog).items():
+        handlers = {
+            name: apply_interceptors(f"/{service}/{name}", handler, interceptors)
+            for name, handler in methods.items()
+        }
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+        server.add_registered_method_handlers(service, handlers)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
         reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
     address = f"{settings.bind}:{settings.port}"
     health_server = None
@@ -145,7 +146,7 @@ def start(settings: Settings, catalog: Catalog) -> RunningServer:
     server.start()
     if health_server is not None:
         health_server.start()
-    for name in ("", SERVICE_NAME):
+    for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(
         settings=settings,

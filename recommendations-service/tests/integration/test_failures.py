@@ -46,5 +46,10 @@ def test_a_bug_is_internal_with_a_generic_message_and_one_traceback(
     assert "disk on fire" in str(tracebacks[0].exc_info[1])
     access = [r for r in caplog.records if r.name == "recommendations.access"]
     assert [r.fields["grpc_code"] for r in access] == ["INTERNAL"]
-    handled = {"grpc_method": "Recommend", "grpc_code": "INTERNAL"}
+    handled = {
+        "grpc_service": "bookshop.recommendations.v1.RecommendationsService",
+        "grpc_method": "Recommend",
+        "grpc_type": "unary",
+        "grpc_code": "INTERNAL",
+    }
     assert running.registry.get_sample_value("grpc_server_handled_total", handled) == 1

@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 from prometheus_client.parser import text_string_to_metric_families
 
 SERVICE = "bookshop.recommendations.v1.RecommendationsService"
+V2_SERVICE = "bookshop.recommendations.v2.RecommendationsService"
 METHOD = f"/{SERVICE}/Recommend"
 VALID = RecommendRequest(user_id=1, category=BOOK_CATEGORY_MYSTERY).SerializeToString()
 
@@ -33,7 +34,7 @@ def _still_serving(channel: grpc.Channel) -> None:
     assert len(response.recommendations) == 3
 
 
-@pytest.mark.parametrize("service", ["", SERVICE])
+@pytest.mark.parametrize("service", ["", SERVICE, V2_SERVICE])
 def test_health_is_serving(channel, service: str) -> None:
     response = health_pb2_grpc.HealthStub(channel).Check(
         health_pb2.HealthCheckRequest(service=service), timeout=5
@@ -43,8 +44,7 @@ def test_health_is_serving(channel, service: str) -> None:
 
 def test_reflection_lists_the_service(channel) -> None:
     services = ProtoReflectionDescriptorDatabase(channel).get_services()
-    assert SERVICE in services
-    assert "grpc.health.v1.Health" in services
+    assert {SERVICE, V2_SERVICE, "grpc.health.v1.Health"} <= set(services)
 
 
 def test_reflection_can_be_turned_off(start_server) -> None:
@@ -76,7 +76,7 @@ def test_metrics_count_calls_per_method_and_code(start_server) -> None:
     def value(name: str, **labels: str) -> float:
         return samples[(name, tuple(sorted(labels.items())))]
 
-    recommend = {"grpc_method": "Recommend"}
+    recommend = {"grpc_service": SERVICE, "grpc_method": "Recommend", "grpc_type": "unary"}
     assert value("grpc_server_started_total", **recommend) == 6
     assert value("grpc_server_handled_total", **recommend, grpc_code="OK") == 4
     assert value("grpc_server_handled_total", **recommend, grpc_code="INVALID_ARGUMENT") == 2

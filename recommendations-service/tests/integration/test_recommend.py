@@ -14,6 +14,8 @@ from bookshop.recommendations.v1.recommendations_pb2 import (
     RecommendRequest,
 )
 from bookshop.recommendations.v1.recommendations_pb2_grpc import RecommendationsServiceStub
+from google.rpc import code_pb2, error_details_pb2
+from grpc_status import rpc_status
 from recommendations.catalog import InMemoryCatalog
 from recommendations.domain import Category
 
@@ -93,3 +95,22 @@ def test_invalid_requests_name_the_field(stub, fields: dict[str, int], message: 
     assert error.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert error.value.details() is not None
     assert re.search(message, error.value.details())
+
+
+def test_every_offending_field_is_a_field_violation_in_the_details(stub) -> None:
+    request = RecommendRequest(user_id=-1, category=BOOK_CATEGORY_UNSPECIFIED, max_results=-3)
+    with pytest.raises(grpc.RpcError) as error:
+        stub.Recommend(request, timeout=5)
+    status = rpc_status.from_call(error.value)
+    assert status is not None
+    assert status.code == code_pb2.INVALID_ARGUMENT
+    assert status.message == error.value.details()
+    (detail,) = status.details
+    bad_request = error_details_pb2.BadRequest()
+    assert detail.Unpack(bad_request)
+    assert [v.field for v in bad_request.field_violations] == [
+        "user_id",
+        "category",
+        "max_results",
+    ]
+    assert bad_request.field_violations[1].description.endswith("got BOOK_CATEGORY_UNSPECIFIED")

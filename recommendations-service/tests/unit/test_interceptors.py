@@ -1,74 +1,103 @@
-"""Each interceptor alone, around grpc-interceptor's dummy service (a real server and client)."""
+"""Each interceptor, composed with `apply_interceptors` as the server composes them, around a
+real gRPC method on a real server and client (bytes in, bytes out)."""
 
 from __future__ import annotations
 
 import json
 import logging
+from concurrent import futures
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import grpc
 import pytest
-from grpc_interceptor.exceptions import InvalidArgument, NotFound
-from grpc_interceptor.testing import DummyRequest, dummy_client, raises
 from prometheus_client import CollectorRegistry
 from recommendations.interceptors import (
     AccessLogInterceptor,
     ExceptionToStatusInterceptor,
     MetricsInterceptor,
     ServerMetrics,
+    UnaryBehavior,
+    UnaryInterceptor,
+    apply_interceptors,
 )
 from recommendations.interceptors.exceptions import INTERNAL_DETAILS
 from recommendations.logs import JsonFormatter
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
 
-def _abort(_input: str, context: grpc.ServicerContext) -> str:
-    context.abort(grpc.StatusCode.FAILED_PRECONDITION, "not now")
-
-
-SPECIAL_CASES = {
-    "invalid": raises(InvalidArgument("user_id must be zero or positive")),
-    "missing": raises(NotFound("no such book")),
-    "crash": raises(KeyError("secret internal detail")),
-    "abort": _abort,
-}
+SERVICE = "test.v1.EchoService"
+METHOD = f"/{SERVICE}/Echo"
 
 
-def _code_and_details(client, text: str) -> tuple[grpc.StatusCode, str]:
+def _echo(request: bytes, context: grpc.ServicerContext) -> bytes:
+    """Answers by its input: `ok` echoes, the others fail in the way they are named after."""
+    if request == b"invalid":
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, "user_id must be zero or positive")
+    if request == b"abort":
+        context.abort(grpc.StatusCode.FAILED_PRECONDITION, "not now")
+    if request == b"crash":
+        raise KeyError("secret internal detail")
+    return request
+
+
+@contextmanager
+def _client(
+    interceptors: Sequence[UnaryInterceptor],
+    behavior: Callable[[bytes, grpc.ServicerContext], bytes] = _echo,
+) -> Iterator[Callable[[bytes], bytes]]:
+    """Serve `behavior` wrapped by `interceptors` on a loopback port; yield a caller of it."""
+    handler = apply_interceptors(
+        METHOD,
+        grpc.unary_unary_rpc_method_handler(
+            behavior, request_deserializer=None, response_serializer=None
+        ),
+        interceptors,
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE, {"Echo": handler}),)
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary(METHOD)
+            yield lambda body: call(body, timeout=5)
+    finally:
+        server.stop(None)
+
+
+def _code_and_details(call: Callable[[bytes], bytes], body: bytes) -> tuple[grpc.StatusCode, str]:
     with pytest.raises(grpc.RpcError) as error:
-        client.Execute(DummyRequest(input=text), timeout=5)
+        call(body)
     return error.value.code(), error.value.details()
 
 
 class TestExceptionToStatus:
     def test_success_passes_through(self) -> None:
-        with dummy_client(SPECIAL_CASES, [ExceptionToStatusInterceptor()]) as client:
-            assert client.Execute(DummyRequest(input="hello")).output == "hello"
+        with _client([ExceptionToStatusInterceptor()]) as call:
+            assert call(b"ok") == b"ok"
 
-    def test_grpc_exceptions_keep_their_code_and_message(self) -> None:
-        with dummy_client(SPECIAL_CASES, [ExceptionToStatusInterceptor()]) as client:
-            assert _code_and_details(client, "invalid") == (
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "user_id must be zero or positive",
-            )
-            assert _code_and_details(client, "missing") == (
-                grpc.StatusCode.NOT_FOUND,
-                "no such book",
-            )
-
-    def test_an_abort_keeps_its_status(self) -> None:
-        with dummy_client(SPECIAL_CASES, [ExceptionToStatusInterceptor()]) as client:
-            assert _code_and_details(client, "abort") == (
-                grpc.StatusCode.FAILED_PRECONDITION,
-                "not now",
-            )
+    @pytest.mark.parametrize(
+        ("body", "status"),
+        [
+            (b"invalid", (grpc.StatusCode.INVALID_ARGUMENT, "user_id must be zero or positive")),
+            (b"abort", (grpc.StatusCode.FAILED_PRECONDITION, "not now")),
+        ],
+    )
+    def test_an_abort_keeps_its_status(
+        self, body: bytes, status: tuple[grpc.StatusCode, str]
+    ) -> None:
+        with _client([ExceptionToStatusInterceptor()]) as call:
+            assert _code_and_details(call, body) == status
 
     def test_unexpected_errors_are_internal_and_logged_once(
         self, caplog: pytest.LogCaptureFixture
     ) -> None:
-        with (
-            caplog.at_level(logging.ERROR),
-            dummy_client(SPECIAL_CASES, [ExceptionToStatusInterceptor()]) as client,
-        ):
-            code, details = _code_and_details(client, "crash")
+        with caplog.at_level(logging.ERROR), _client([ExceptionToStatusInterceptor()]) as call:
+            code, details = _code_and_details(call, b"crash")
         assert (code, details) == (grpc.StatusCode.INTERNAL, INTERNAL_DETAILS)
         assert "secret" not in details
         errors = [r for r in caplog.records if r.exc_info]
@@ -76,19 +105,26 @@ class TestExceptionToStatus:
         assert errors[0].exc_info is not None
         assert errors[0].exc_info[0] is KeyError
 
+    def test_without_it_an_unexpected_error_reaches_the_client_as_unknown(self) -> None:
+        with _client([]) as call:
+            assert _code_and_details(call, b"crash")[0] is grpc.StatusCode.UNKNOWN
+
+
+LABELS = {"grpc_service": SERVICE, "grpc_method": "Echo", "grpc_type": "unary"}
+
 
 class TestMetrics:
     def _sample(self, registry: CollectorRegistry, name: str, **labels: str) -> float | None:
-        return registry.get_sample_value(name, {"grpc_method": "Execute", **labels})
+        return registry.get_sample_value(name, {**LABELS, **labels})
 
-    def test_counts_calls_by_method_and_code(self) -> None:
+    def test_counts_calls_by_service_method_and_code(self) -> None:
         registry = CollectorRegistry()
         interceptors = [MetricsInterceptor(ServerMetrics(registry)), ExceptionToStatusInterceptor()]
-        with dummy_client(SPECIAL_CASES, interceptors) as client:
+        with _client(interceptors) as call:
             for _ in range(3):
-                client.Execute(DummyRequest(input="ok"))
-            for text in ("invalid", "crash", "abort"):
-                _code_and_details(client, text)
+                call(b"ok")
+            for body in (b"invalid", b"crash", b"abort"):
+                _code_and_details(call, body)
         assert self._sample(registry, "grpc_server_started_total") == 6
         assert self._sample(registry, "grpc_server_handled_total", grpc_code="OK") == 3
         for code in ("INVALID_ARGUMENT", "INTERNAL", "FAILED_PRECONDITION"):
@@ -101,19 +137,18 @@ class TestMetrics:
 
     def test_an_exception_without_status_counts_as_unknown(self) -> None:
         registry = CollectorRegistry()
-        with dummy_client(SPECIAL_CASES, [MetricsInterceptor(ServerMetrics(registry))]) as client:
-            assert _code_and_details(client, "crash")[0] is grpc.StatusCode.UNKNOWN
+        with _client([MetricsInterceptor(ServerMetrics(registry))]) as call:
+            assert _code_and_details(call, b"crash")[0] is grpc.StatusCode.UNKNOWN
         assert self._sample(registry, "grpc_server_handled_total", grpc_code="UNKNOWN") == 1
 
     def test_in_flight_counts_the_running_call(self) -> None:
         registry = CollectorRegistry()
 
-        def report_in_flight(_input: str, _context: grpc.ServicerContext) -> str:
-            return f"{self._sample(registry, 'grpc_server_in_flight'):g}"
+        def report_in_flight(_request: bytes, _context: grpc.ServicerContext) -> bytes:
+            return f"{self._sample(registry, 'grpc_server_in_flight'):g}".encode()
 
-        interceptors = [MetricsInterceptor(ServerMetrics(registry))]
-        with dummy_client({"in-flight": report_in_flight}, interceptors) as client:
-            assert client.Execute(DummyRequest(input="in-flight")).output == "1"
+        with _client([MetricsInterceptor(ServerMetrics(registry))], report_in_flight) as call:
+            assert call(b"in-flight") == b"1"
 
 
 class TestAccessLog:
@@ -127,25 +162,49 @@ class TestAccessLog:
         logger.handlers[:] = [handler]
         return logger, records
 
-    def test_failed_calls_get_one_warning_line_with_code_and_latency(self) -> None:
+    def test_failed_calls_get_one_warning_line_with_service_method_code_and_latency(
+        self,
+    ) -> None:
         logger, records = self._logger(logging.INFO)
         interceptors = [AccessLogInterceptor(logger), ExceptionToStatusInterceptor()]
-        with dummy_client(SPECIAL_CASES, interceptors) as client:
-            client.Execute(DummyRequest(input="ok"))
-            _code_and_details(client, "invalid")
+        with _client(interceptors) as call:
+            call(b"ok")
+            _code_and_details(call, b"invalid")
         assert len(records) == 1
         line = json.loads(JsonFormatter().format(records[0]))
         assert line["level"] == "WARNING"
-        assert line["grpc_method"] == "/DummyService/Execute"
+        assert line["grpc_service"] == SERVICE
+        assert line["grpc_method"] == "Echo"
         assert line["grpc_code"] == "INVALID_ARGUMENT"
         assert line["latency_ms"] >= 0
 
     def test_every_call_is_logged_at_debug(self) -> None:
         logger, records = self._logger(logging.DEBUG)
-        with dummy_client(SPECIAL_CASES, [AccessLogInterceptor(logger)]) as client:
-            client.Execute(DummyRequest(input="ok"))
-            _code_and_details(client, "crash")
+        with _client([AccessLogInterceptor(logger)]) as call:
+            call(b"ok")
+            _code_and_details(call, b"crash")
         assert [(r.levelname, r.fields["grpc_code"]) for r in records] == [  # type: ignore[attr-defined]
             ("DEBUG", "OK"),
             ("WARNING", "UNKNOWN"),
         ]
+
+
+def test_interceptors_nest_with_the_first_outermost() -> None:
+    order: list[str] = []
+
+    class Recording(UnaryInterceptor):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
+            def wrapped(request: bytes, context: grpc.ServicerContext) -> bytes:
+                order.append(f"{self.name} in")
+                response: bytes = behavior(request, context)
+                order.append(f"{self.name} out")
+                return response
+
+            return wrapped
+
+    with _client([Recording("outer"), Recording("inner")]) as call:
+        assert call(b"ok") == b"ok"
+    assert order == ["outer in", "inner in", "inner out", "outer out"]

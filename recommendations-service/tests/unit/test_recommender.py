@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from recommendations.catalog import InMemoryCatalog
 from recommendations.domain import Book, Category, InvalidRequestError
-from recommendations.recommender import DEFAULT_RESULTS, MAX_RESULTS, Recommender
+from recommendations.recommender import (
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_RESULTS,
+    MAX_PAGE_SIZE,
+    MAX_READER_ID_BYTES,
+    MAX_RESULTS,
+    Recommender,
+)
 
 DAY = 86_400.0
 
@@ -132,15 +139,22 @@ def test_every_book_gets_recommended_to_someone() -> None:
 
 
 @pytest.mark.parametrize(
-    ("user_id", "max_results", "field"),
-    [(-1, 3, "user_id"), (1, -1, "max_results"), (-5, -5, "user_id")],
+    ("user_id", "category", "max_results", "fields"),
+    [
+        (-1, Category.MYSTERY, 3, ["user_id"]),
+        (1, Category.MYSTERY, -1, ["max_results"]),
+        (-5, Category.MYSTERY, -5, ["user_id", "max_results"]),
+        (1, None, 3, ["category"]),
+        (-1, None, -1, ["user_id", "category", "max_results"]),
+    ],
 )
-def test_negative_values_are_refused_naming_the_field(
-    user_id: int, max_results: int, field: str
+def test_bad_values_are_refused_naming_every_field(
+    user_id: int, category: Category | None, max_results: int, fields: list[str]
 ) -> None:
-    with pytest.raises(InvalidRequestError, match=rf"^{field} must be zero or positive") as error:
-        _recommender().recommend(user_id, Category.MYSTERY, max_results)
-    assert error.value.field == field
+    with pytest.raises(InvalidRequestError) as error:
+        _recommender().recommend(user_id, category, max_results)
+    assert [v.field for v in error.value.violations] == fields
+    assert str(error.value).startswith(f"{fields[0]} ")
 
 
 @settings(max_examples=300, deadline=None)
@@ -160,3 +174,93 @@ def test_any_valid_request_gets_distinct_books_of_its_category(
     assert len(books) == len({book.id for book in books}) == expected
     assert all(book.category is category for book in books)
     assert recommender.recommend(user_id, category, max_results) == books
+
+
+def _all_pages(
+    recommender: Recommender, reader_id: str, category: Category, page_size: int
+) -> list[list[int]]:
+    pages, token = [], ""
+    while True:
+        page = recommender.page(reader_id, category, page_size, token)
+        pages.append(_ids(page.books))
+        token = page.next_page_token
+        if not token:
+            return pages
+
+
+@pytest.mark.parametrize("page_size", [1, 3, 7, 20, 25])
+def test_pages_go_through_the_whole_category_once(page_size: int) -> None:
+    recommender = _recommender(_catalog(per_category=20))
+    pages = _all_pages(recommender, "reader-1", Category.MYSTERY, page_size)
+    seen = [book for page in pages for book in page]
+    assert sorted(seen) == [1000 + n for n in range(1, 21)]
+    assert all(len(page) == page_size for page in pages[:-1])
+    assert 1 <= len(pages[-1]) <= page_size
+
+
+def test_page_size_zero_means_the_default_and_large_sizes_are_capped() -> None:
+    recommender = _recommender(_catalog(per_category=40))
+    assert len(recommender.page("r", Category.MYSTERY, 0, "").books) == DEFAULT_PAGE_SIZE
+    assert len(recommender.page("r", Category.MYSTERY, 10_000, "").books) == MAX_PAGE_SIZE
+
+
+def test_the_same_reader_gets_the_same_pages_and_others_another_order() -> None:
+    first = _all_pages(_recommender(), "reader-1", Category.SELF_HELP, 5)
+    again = _all_pages(_recommender(), "reader-1", Category.SELF_HELP, 5)
+    other = _all_pages(_recommender(), "reader-2", Category.SELF_HELP, 5)
+    assert first == again
+    assert first != other
+
+
+def test_a_token_pages_through_the_day_it_was_issued_even_after_midnight() -> None:
+    now = [20_000 * DAY + DAY - 1]
+    recommender = Recommender(_catalog(per_category=20), clock=lambda: now[0])
+    first = recommender.page("reader-1", Category.MYSTERY, 5, "")
+    yesterdays = _all_pages(recommender, "reader-1", Category.MYSTERY, 5)
+    now[0] += 2  # a new UTC day
+    second = recommender.page("reader-1", Category.MYSTERY, 5, first.next_page_token)
+    assert _ids(second.books) == yesterdays[1]
+    now[0] += DAY  # two days later, the token has expired
+    with pytest.raises(InvalidRequestError, match="page_token has expired"):
+        recommender.page("reader-1", Category.MYSTERY, 5, first.next_page_token)
+
+
+@pytest.mark.parametrize(
+    ("reader_id", "category", "page_size", "fields"),
+    [
+        ("", Category.MYSTERY, 5, ["reader_id"]),
+        ("x" * (MAX_READER_ID_BYTES + 1), Category.MYSTERY, 5, ["reader_id"]),
+        ("é" * (MAX_READER_ID_BYTES // 2), Category.MYSTERY, 5, []),
+        ("r", None, 5, ["category"]),
+        ("r", Category.MYSTERY, -1, ["page_size"]),
+        ("", None, -1, ["reader_id", "category", "page_size"]),
+    ],
+)
+def test_bad_page_requests_name_every_field(
+    reader_id: str, category: Category | None, page_size: int, fields: list[str]
+) -> None:
+    if not fields:
+        assert _recommender().page(reader_id, category, page_size, "").books
+        return
+    with pytest.raises(InvalidRequestError) as error:
+        _recommender().page(reader_id, category, page_size, "")
+    assert [v.field for v in error.value.violations] == fields
+
+
+@pytest.mark.parametrize(
+    ("reader_id", "category", "token"),
+    [
+        ("reader-2", Category.MYSTERY, "issued"),
+        ("reader-1", Category.SELF_HELP, "issued"),
+        ("reader-1", Category.MYSTERY, "not-a-token"),
+        ("reader-1", Category.MYSTERY, "issued="),
+    ],
+    ids=["other-reader", "other-category", "junk", "padded"],
+)
+def test_a_token_is_refused_for_another_reader_or_category_or_when_forged(
+    reader_id: str, category: Category, token: str
+) -> None:
+    recommender = _recommender()
+    issued = recommender.page("reader-1", Category.MYSTERY, 5, "").next_page_token
+    with pytest.raises(InvalidRequestError, match=r"^page_token was not issued for this"):
+        recommender.page(reader_id, category, 5, token.replace("issued", issued))

@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING
 
 import grpc
 
-from recommendations.interceptors.base import UnaryInterceptor, status_code, status_name
+from recommendations.interceptors.base import (
+    UnaryInterceptor,
+    split_method,
+    status_code,
+    status_name,
+)
 
 if TYPE_CHECKING:
     from recommendations.interceptors.base import UnaryBehavior
@@ -17,26 +22,31 @@ _log = logging.getLogger("recommendations.access")
 
 
 class AccessLogInterceptor(UnaryInterceptor):
-    """Logs calls as JSON fields `grpc_method`, `grpc_code` and `latency_ms`.
+    """Logs calls as JSON fields `grpc_service`, `grpc_method`, `grpc_code` and `latency_ms`.
 
-    Failed calls (those that end in an exception, as every error of this service does: aborts
-    and `GrpcException`s included) are logged at WARNING. Whether successful calls are logged
+    Failed calls (those that end in an exception, as every error of this service does, aborts
+    included) are logged at WARNING. Whether successful calls are logged
     (at DEBUG) is decided once per method when its wrapper is built, so with DEBUG off a
     successful call pays for one clock read and nothing else.
     """
 
     def __init__(self, logger: logging.Logger = _log) -> None:
-        super().__init__()
         self._logger = logger
 
     def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
         """Return `behavior` with its failures (and, at DEBUG, every call) logged."""
         logger = self._logger
+        service, name = split_method(method)
 
         def log(level: int, context: grpc.ServicerContext, start: float, *, failed: bool) -> None:
             code = status_name(context, failed=failed)
             latency_ms = round((perf_counter() - start) * 1000, 3)
-            fields = {"grpc_method": method, "grpc_code": code, "latency_ms": latency_ms}
+            fields = {
+                "grpc_service": service,
+                "grpc_method": name,
+                "grpc_code": code,
+                "latency_ms": latency_ms,
+            }
             logger.log(level, "%s %s", method, code, extra={"fields": fields})
 
         def failures_logged(request: object, context: grpc.ServicerContext) -> object:

@@ -1,4 +1,4 @@
-"""Exceptions to status codes: expected errors keep their code, anything else is INTERNAL."""
+"""Exceptions to status codes: an aborted call keeps its status, anything else is INTERNAL."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import logging
 from typing import TYPE_CHECKING
 
 import grpc
-from grpc_interceptor.exceptions import GrpcException
 
 from recommendations.interceptors.base import UnaryInterceptor, status_code
 
@@ -20,12 +19,11 @@ INTERNAL_DETAILS = "internal error"
 
 
 class ExceptionToStatusInterceptor(UnaryInterceptor):
-    """Turns exceptions raised by a servicer into gRPC statuses.
+    """Turns unexpected exceptions raised by a servicer into INTERNAL.
 
-    A `grpc_interceptor.exceptions.GrpcException` (e.g. `InvalidArgument("user_id ...")`) becomes
-    its own code and details. A call the servicer already aborted keeps its status. Anything else
-    is logged once with its traceback and becomes INTERNAL with a generic message, so no internal
-    detail leaks to clients.
+    A call the servicer aborted (with `context.abort` or `abort_with_status`) keeps its status.
+    Anything else is logged once with its traceback and becomes INTERNAL with a generic message,
+    so no internal detail leaks to clients.
     """
 
     def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
@@ -34,8 +32,6 @@ class ExceptionToStatusInterceptor(UnaryInterceptor):
         def handle(request: object, context: grpc.ServicerContext) -> object:
             try:
                 return behavior(request, context)
-            except GrpcException as error:
-                context.abort(error.status_code, error.details)
             except Exception:
                 if status_code(context) is not None:  # already aborted with a chosen status
                     raise

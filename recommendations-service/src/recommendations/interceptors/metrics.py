@@ -1,4 +1,9 @@
-"""Prometheus metrics for every unary call: started, handled by code, latency, in flight."""
+"""Prometheus metrics for every unary call: started, handled by code, latency, in flight.
+
+The names and labels are those of grpc-ecosystem's Prometheus exporters (`grpc_service`,
+`grpc_method`, `grpc_type`, and `grpc_code` on handled calls), so their dashboards and alerts work
+unchanged; `grpc_service` is the service's full name, which tells the API versions apart.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from recommendations.interceptors.base import UnaryInterceptor, short_method_name, status_code
+from recommendations.interceptors.base import UnaryInterceptor, split_method, status_code
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -27,6 +32,10 @@ if TYPE_CHECKING:
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 """Upper bounds (seconds) of the latency histogram: most calls take well under a millisecond."""
+
+
+_LABELS = ["grpc_service", "grpc_method", "grpc_type"]
+_UNARY = "unary"
 
 
 class _MethodStats:
@@ -54,61 +63,61 @@ class ServerMetrics(Collector):
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self._methods: dict[str, _MethodStats] = {}
+        self._methods: dict[tuple[str, str], _MethodStats] = {}
         self._lock = threading.Lock()
         registry.register(self)
 
-    def method(self, name: str) -> _MethodStats:
-        """Return the counts of method `name`, creating them on first use."""
+    def method(self, service: str, name: str) -> _MethodStats:
+        """Return the counts of rpc `name` of `service`, creating them on first use."""
         with self._lock:
-            return self._methods.setdefault(name, _MethodStats())
+            return self._methods.setdefault((service, name), _MethodStats())
 
     def collect(self) -> Iterator[Metric]:
         """Yield the four metric families with one sample set per method."""
         started = CounterMetricFamily(
-            "grpc_server_started", "RPCs started on the server.", labels=["grpc_method"]
+            "grpc_server_started", "RPCs started on the server.", labels=_LABELS
         )
         handled = CounterMetricFamily(
             "grpc_server_handled",
             "RPCs completed on the server, by status code.",
-            labels=["grpc_method", "grpc_code"],
+            labels=[*_LABELS, "grpc_code"],
         )
         seconds = HistogramMetricFamily(
             "grpc_server_handling_seconds",
             "Time the server took to handle an RPC.",
-            labels=["grpc_method"],
+            labels=_LABELS,
         )
         in_flight = GaugeMetricFamily(
-            "grpc_server_in_flight", "RPCs being handled right now.", labels=["grpc_method"]
+            "grpc_server_in_flight", "RPCs being handled right now.", labels=_LABELS
         )
         with self._lock:
             methods = list(self._methods.items())
-        for name, stats in methods:
+        for (service, name), stats in methods:
             with stats.lock:
                 counts = (stats.started, stats.in_flight, dict(stats.handled), list(stats.buckets))
                 total = stats.sum
-            started.add_metric([name], counts[0])
-            in_flight.add_metric([name], counts[1])
+            labels = [service, name, _UNARY]
+            started.add_metric(labels, counts[0])
+            in_flight.add_metric(labels, counts[1])
             for code, count in sorted(counts[2].items()):
-                handled.add_metric([name, code], count)
+                handled.add_metric([*labels, code], count)
             cumulative, buckets = 0, []
             for bound, count in zip((*LATENCY_BUCKETS, float("inf")), counts[3], strict=True):
                 cumulative += count
                 buckets.append((_bound_text(bound), cumulative))
-            seconds.add_metric([name], buckets, total)
+            seconds.add_metric(labels, buckets, total)
         yield from (started, handled, seconds, in_flight)
 
 
 class MetricsInterceptor(UnaryInterceptor):
-    """Counts and times every unary call under the rpc's short name (e.g. `Recommend`)."""
+    """Counts and times every unary call under its service's full name and its rpc's name."""
 
     def __init__(self, metrics: ServerMetrics) -> None:
-        super().__init__()
         self._metrics = metrics
 
     def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
         """Return `behavior` counted and timed."""
-        stats = self._metrics.method(short_method_name(method))
+        stats = self._metrics.method(*split_method(method))
         lock, handled, buckets = stats.lock, stats.handled, stats.buckets
 
         def finish(code: grpc.StatusCode | None, elapsed: float) -> None:
