@@ -86,22 +86,31 @@ class Difference:
         return Bump.NONE
 
     def summary(self) -> str:
-        """A few words on what changed, for messages: `added field a.B.c, enum value ...`."""
+        """A few words on what changed, for messages: `added field a.B.c, ... and 3 more`."""
+        new_packages = sorted(e.name for e in self.added if e.kind == "package")
         parts = [
             *(f"removed {e.kind} {e.name}" for e in self.removed),
             *(f"changed {e.kind} {e.name}" for e in self.reshaped),
-            *(f"added {e.kind} {e.name}" for e in self.added if e.kind not in _IMPLIED),
+            *(f"added package {name}" for name in new_packages),
+            *(
+                f"added {e.kind} {e.name}"
+                for e in self.added
+                if e.kind not in _IMPLIED and e.package not in new_packages
+            ),
             *(f"deprecated {e.kind} {e.name}" for e in self.deprecated),
             *(f"new comment on {e.kind} {e.name}" for e in self.recommented),
             *(f"new options on {e.kind} {e.name}" for e in self.reoptioned),
         ]
         if not parts and self.relaid:
             parts.append("layout only")
+        if len(parts) > _SUMMARY_PARTS:
+            parts[_SUMMARY_PARTS:] = [f"and {len(parts) - _SUMMARY_PARTS} more"]
         return ", ".join(parts)
 
 
 # Elements that come with others and need no mention of their own in a summary.
 _IMPLIED = frozenset({"package", "file"})
+_SUMMARY_PARTS = 4
 
 
 def compare(
