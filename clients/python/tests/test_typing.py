@@ -1,11 +1,20 @@
-"""The wheel's stubs let mypy --strict check consumer code, and catch a misspelled field."""
+"""The wheel's stubs let mypy --strict check consumer code, and catch a misspelled field, with the
+typing extra at both ends of the declared range (mypy from this venv, checking the packages
+installed in the runtime venv)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.compat.runtimes import RuntimeVenv
+
+# A client, a servicer and the wire form: each leans on the wheel's stubs and on the typing
+# extra's (without types-protobuf, `encode` returns Any; without types-grpcio, `grpc` is untyped).
 CORRECT = """
 from __future__ import annotations
 
@@ -20,6 +29,22 @@ def titles(channel: grpc.Channel) -> list[str]:
     )
     response: recommendations_pb2.RecommendResponse = stub.Recommend(request, timeout=0.3)
     return [book.title for book in response.recommendations]
+
+
+class Servicer(recommendations_pb2_grpc.RecommendationsServiceServicer):
+    def Recommend(
+        self, request: recommendations_pb2.RecommendRequest, context: grpc.ServicerContext
+    ) -> recommendations_pb2.RecommendResponse:
+        book = recommendations_pb2.BookRecommendation(id=request.user_id, title="Emma")
+        return recommendations_pb2.RecommendResponse(recommendations=[book])
+
+
+def serve(server: grpc.Server) -> None:
+    recommendations_pb2_grpc.add_RecommendationsServiceServicer_to_server(Servicer(), server)
+
+
+def encode(request: recommendations_pb2.RecommendRequest) -> bytes:
+    return request.SerializeToString()
 """
 
 MISSPELLED = """
@@ -31,11 +56,12 @@ request = recommendations_pb2.RecommendRequest(user_idd=1)
 """
 
 
-def _mypy(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
+def _mypy(runtime: RuntimeVenv, tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
     module = tmp_path / "consumer.py"
     module.write_text(source)
+    against = ["--python-executable", str(runtime.python)]
     return subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", module],
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *against, module],
         capture_output=True,
         text=True,
         check=False,
@@ -43,12 +69,12 @@ def _mypy(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_mypy_strict_accepts_correct_consumer_code(tmp_path: Path) -> None:
-    result = _mypy(tmp_path, CORRECT)
-    assert result.returncode == 0, result.stdout
+def test_mypy_strict_accepts_correct_consumer_code(runtime: RuntimeVenv, tmp_path: Path) -> None:
+    result = _mypy(runtime, tmp_path, CORRECT)
+    assert result.returncode == 0, f"{runtime}\n{result.stdout}"
 
 
-def test_mypy_strict_rejects_a_misspelled_field(tmp_path: Path) -> None:
-    result = _mypy(tmp_path, MISSPELLED)
+def test_mypy_strict_rejects_a_misspelled_field(runtime: RuntimeVenv, tmp_path: Path) -> None:
+    result = _mypy(runtime, tmp_path, MISSPELLED)
     assert result.returncode == 1
     assert 'Unexpected keyword argument "user_idd"' in result.stdout

@@ -66,10 +66,12 @@ def test_runtime_ranges_admit_only_versions_the_generated_code_accepts(
         if req.marker is None
     }
     protobuf, grpcio = requirements["protobuf"], requirements["grpcio"]
-    # protobuf gencode refuses an older runtime and any other major version.
+    # protobuf gencode refuses an older runtime, and protobuf supports it on runtimes of its own
+    # major and the next one: the range spans exactly those two majors.
     assert protobuf_gencode in protobuf
     assert _just_below(protobuf_gencode) not in protobuf
-    assert Version(f"{protobuf_gencode.major + 1}.0.0") not in protobuf
+    assert Version(f"{protobuf_gencode.major + 1}.999.0") in protobuf
+    assert Version(f"{protobuf_gencode.major + 2}.0.0") not in protobuf
     # grpcio gencode refuses any runtime older than the generator.
     assert grpc_gencode in grpcio
     assert _just_below(grpc_gencode) not in grpcio
