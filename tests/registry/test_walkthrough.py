@@ -1,6 +1,7 @@
 """The README's "Evolving the API" procedure, run for real in a copy of the repository.
 
-A release is published to a private pypiserver and installed with the README's command; an
+A release is published to a private pypiserver (publishing it again is refused) and installed
+with the README's command; an
 addition fails the check until VERSION is bumped to the version the check names; it is released,
 published, and a consumer upgrades to it with the README's command and uses the new message.
 Then a breaking change is refused by `make release-protos`, by `make publish`, and, written by
@@ -30,7 +31,12 @@ def test_evolving_the_api_as_the_readme_says(
     first = repo.version
 
     published = repo.make("publish", **publish)
+    again = repo.make("publish", **publish)
     assert published.returncode == 0, published.stderr
+    assert again.returncode != 0
+    assert (
+        f"bookshop-protos {first} is already published at {index.url}; releases are immutable"
+    ) in again.stderr
     reader = consumer("reader")
     assert reader.pip(install).returncode == 0
     assert reader.installed() == first

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,58 +34,6 @@ def sdist(version: str) -> Path:
     path = ROOT / "dist" / f"bookshop_protos-{version}.tar.gz"
     assert path.is_file(), f"{path} is missing: run 'make wheel'"
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def package_index(tmp_path: Path) -> Iterator[str]:
-    """Run a real pypiserver on an ephemeral loopback port, empty; yield its upload URL."""
-    port = _free_port()
-    store = tmp_path / "packages"
-    store.mkdir()
-    server = subprocess.Popen(
-        [
-            BIN / "pypi-server",
-            "run",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-a",
-            ".",
-            "-P",
-            ".",
-            store,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(url + "simple/", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-@pytest.fixture
-def script_env() -> dict[str, str]:
-    """The environment for running ci/ scripts with this virtual environment's tools."""
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
 
 
 @pytest.fixture(scope="session", params=["lowest", "newest"])
