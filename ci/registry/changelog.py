@@ -37,7 +37,10 @@ def render(releases: Sequence[tuple[Version, descriptor_pb2.FileDescriptorSet]])
         for title, entries in (
             ("Added", difference.added),
             ("Deprecated", difference.deprecated),
-            ("Comments changed", [e for e in difference.recommented if e.comment]),
+            (
+                "Comments changed",
+                [e for e in difference.recommented if e.comment and e not in difference.deprecated],
+            ),
         ):
             if entries:
                 parts.append(f"{title}:\n\n" + "\n".join(_entry(e) for e in entries))
