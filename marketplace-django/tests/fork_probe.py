@@ -23,7 +23,7 @@ from storefront.categories import Category  # noqa: E402
 
 
 def call() -> dict[str, object]:
-    result = recommendations.recommend(user_id=7, category=Category.MYSTERY, max_results=2)
+    result = recommendations.recommend(reader_id=7, category=Category.MYSTERY, page_size=2)
     connection = recommendations._connection
     return {
         "pid": os.getpid(),

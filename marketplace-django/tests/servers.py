@@ -1,4 +1,4 @@
-"""A real gRPC server for the tests: the generated servicer, with scripted behaviour."""
+"""A real gRPC server for the tests: the generated v2 and v1 servicers, with scripted behaviour."""
 
 from __future__ import annotations
 
@@ -7,14 +7,26 @@ import threading
 from concurrent import futures
 
 import grpc
-from bookshop.recommendations.v1 import recommendations_pb2, recommendations_pb2_grpc
+from bookshop.recommendations.v1 import recommendations_pb2 as v1
+from bookshop.recommendations.v1 import recommendations_pb2_grpc as v1_grpc
+from bookshop.recommendations.v2 import recommendations_pb2 as v2
+from bookshop.recommendations.v2 import recommendations_pb2_grpc as v2_grpc
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+BOOKS_PER_CATEGORY = 25
 
 
-class ScriptedServicer(recommendations_pb2_grpc.RecommendationsServiceServicer):
-    """Answers like the real service, or slowly, or with an error, as a test sets it up."""
+class ScriptedServicer:
+    """Answers like the real service, or slowly, or with an error, as a test sets it up.
+
+    Category c has BOOKS_PER_CATEGORY books, numbered c * 100 + 1 onwards, always in that order;
+    a v2 page token is the offset of the page as text. `requests` holds every request received,
+    v2 and v1 messages alike.
+    """
 
     def __init__(self) -> None:
-        self.requests: list[recommendations_pb2.RecommendRequest] = []
+        self.requests: list[v2.RecommendRequest | v1.RecommendRequest] = []
         self.peers: list[str] = []
         self.delay = 0.0
         self.authors = True  # False answers as a server older than release 1.1.0 does
@@ -22,7 +34,17 @@ class ScriptedServicer(recommendations_pb2_grpc.RecommendationsServiceServicer):
         self.released = threading.Event()
         self._lock = threading.Lock()
 
-    def Recommend(self, request, context):  # noqa: N802  (the generated servicer's name)
+    def books(self, category: int, offset: int, count: int) -> list[tuple[int, str, str]]:
+        """The (id, title, author) of `count` books of `category` from `offset`."""
+        name = v2.BookCategory.Name(category)
+        end = min(offset + count, BOOKS_PER_CATEGORY)
+        return [
+            (category * 100 + n, f"{name} title {n}", f"{name} author {n}" if self.authors else "")
+            for n in range(offset + 1, end + 1)
+        ]
+
+    def receive(self, request: v2.RecommendRequest | v1.RecommendRequest, context) -> None:
+        """Record the request, then wait or fail as scripted."""
         with self._lock:
             self.requests.append(request)
             self.peers.append(context.peer())
@@ -30,18 +52,46 @@ class ScriptedServicer(recommendations_pb2_grpc.RecommendationsServiceServicer):
             self.released.wait(self.delay)
         if self.error is not None:
             context.abort(*self.error)
-        category = recommendations_pb2.BookCategory.Name(request.category)
-        count = min(request.max_results or 3, 10)
-        return recommendations_pb2.RecommendResponse(
-            recommendations=[
-                recommendations_pb2.BookRecommendation(
-                    id=request.category * 100 + number,
-                    title=f"{category} title {number}",
-                    author=f"{category} author {number}" if self.authors else "",
-                )
-                for number in range(1, count + 1)
-            ]
+
+
+class _V2(v2_grpc.RecommendationsServiceServicer):
+    def __init__(self, scripted: ScriptedServicer) -> None:
+        self._scripted = scripted
+
+    def Recommend(self, request, context):  # noqa: N802  (the generated servicer's name)
+        self._scripted.receive(request, context)
+        if request.page_token and not request.page_token.isdigit():
+            _abort_bad_request(context, "page_token", "was not issued by this service")
+        offset, size = int(request.page_token or 0), min(request.page_size or 10, 25)
+        books = self._scripted.books(request.category, offset, size)
+        more = offset + size < BOOKS_PER_CATEGORY
+        return v2.RecommendResponse(
+            books=[v2.Book(id=i, title=t, author=a) for i, t, a in books],
+            next_page_token=str(offset + size) if more else "",
         )
+
+
+class _V1(v1_grpc.RecommendationsServiceServicer):
+    def __init__(self, scripted: ScriptedServicer) -> None:
+        self._scripted = scripted
+
+    def Recommend(self, request, context):  # noqa: N802  (the generated servicer's name)
+        self._scripted.receive(request, context)
+        books = self._scripted.books(request.category, 0, min(request.max_results or 3, 10))
+        return v1.RecommendResponse(
+            recommendations=[v1.BookRecommendation(id=i, title=t, author=a) for i, t, a in books]
+        )
+
+
+def _abort_bad_request(context, field: str, description: str):
+    details = error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=field, description=description)
+        ]
+    )
+    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=f"{field} {description}")
+    status.details.add().Pack(details)
+    context.abort_with_status(rpc_status.to_status(status))
 
 
 def start(
@@ -49,10 +99,15 @@ def start(
     *,
     port: int = 0,
     credentials: grpc.ServerCredentials | None = None,
+    versions: tuple[str, ...] = ("v2", "v1"),
 ) -> tuple[grpc.Server, int]:
-    """Serve `servicer` on a loopback port (ephemeral by default); returns the server and port."""
+    """Serve `servicer` in the API `versions` on a loopback port (ephemeral by default); returns
+    the server and port. `versions=("v1",)` is a server from before release 1.2.0."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    recommendations_pb2_grpc.add_RecommendationsServiceServicer_to_server(servicer, server)
+    if "v2" in versions:
+        v2_grpc.add_RecommendationsServiceServicer_to_server(_V2(servicer), server)
+    if "v1" in versions:
+        v1_grpc.add_RecommendationsServiceServicer_to_server(_V1(servicer), server)
     address = f"127.0.0.1:{port}"
     if credentials is None:
         port = server.add_insecure_port(address)

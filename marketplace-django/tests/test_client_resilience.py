@@ -29,7 +29,7 @@ def replicas(settings):
 
 def page_loads(count):
     results = [
-        recommendations.recommend(user_id=n, category=Category.MYSTERY, max_results=3)
+        recommendations.recommend(reader_id=n, category=Category.MYSTERY, page_size=3)
         for n in range(count)
     ]
     return sum(1 for result in results if not result.available)

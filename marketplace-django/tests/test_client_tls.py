@@ -59,7 +59,7 @@ def use(settings):
 
 
 def ask():
-    return recommendations.recommend(user_id=5, category=Category.MYSTERY, max_results=2)
+    return recommendations.recommend(reader_id=5, category=Category.MYSTERY, page_size=2)
 
 
 def test_tls_with_the_service_ca(ca, files, use):

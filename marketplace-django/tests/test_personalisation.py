@@ -14,7 +14,7 @@ def test_an_anonymous_reader_keeps_one_id_across_pages(client, recommendations_s
     client.get("/category/science-fiction/")
     client.get("/")
 
-    ids = {request.user_id for request in recommendations_server.requests}
+    ids = {int(request.reader_id) for request in recommendations_server.requests}
     assert len(ids) == 1
     assert 0 <= ids.pop() < 2**31
 
@@ -24,7 +24,7 @@ def test_different_anonymous_readers_get_different_ids(recommendations_server):
     Client().get("/")
     Client().get("/")
 
-    first, second = (request.user_id for request in recommendations_server.requests)
+    first, second = (int(request.reader_id) for request in recommendations_server.requests)
     assert first != second
 
 
@@ -36,7 +36,7 @@ def test_a_signed_in_reader_is_known_by_their_user_id(client, recommendations_se
     client.get("/")
 
     (request,) = recommendations_server.requests
-    assert request.user_id == user.pk
+    assert int(request.reader_id) == user.pk
 
 
 def test_any_integer_maps_into_the_non_negative_int32_range():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -34,13 +35,13 @@ def channels_opened(monkeypatch):
 def test_one_channel_serves_every_call_of_a_process(recommendations_server, channels_opened):
     for user_id in range(25):
         result = recommendations.recommend(
-            user_id=user_id, category=Category.SELF_HELP, max_results=3
+            reader_id=user_id, category=Category.SELF_HELP, page_size=3
         )
         assert [book.id for book in result.books] == [301, 302, 303]
 
     assert len(channels_opened) == 1
     assert len(set(recommendations_server.peers)) == 1
-    assert [r.user_id for r in recommendations_server.requests] == list(range(25))
+    assert [r.reader_id for r in recommendations_server.requests] == [str(n) for n in range(25)]
 
 
 @pytest.mark.django_db
@@ -55,7 +56,7 @@ def test_every_request_reuses_the_channel(client, recommendations_server, channe
 def test_channel_is_opened_on_first_use_not_before(recommendations_server, channels_opened):
     assert channels_opened == []
 
-    recommendations.recommend(user_id=1, category=Category.MYSTERY, max_results=1)
+    recommendations.recommend(reader_id=1, category=Category.MYSTERY, page_size=1)
 
     assert len(channels_opened) == 1
 
@@ -123,3 +124,15 @@ def test_child_of_a_parent_that_used_its_channel_gets_its_own(recommendations_se
         assert child["books"] == [101, 102]
         assert child["failure"] is None
     assert len(set(recommendations_server.peers)) == 3
+
+
+def test_the_fields_the_service_refuses_are_logged_and_returned(recommendations_server, caplog):
+    with caplog.at_level(logging.WARNING, logger="storefront.recommendations"):
+        result = recommendations.recommend(
+            reader_id=1, category=Category.MYSTERY, page_size=3, page_token="forged"
+        )
+
+    assert result.failure == "INVALID_ARGUMENT"
+    assert result.invalid_fields == ("page_token",)
+    (record,) = caplog.records
+    assert record.getMessage().endswith("(fields: page_token)")

@@ -8,6 +8,9 @@ import time
 
 import grpc
 import pytest
+from storefront import recommendations
+
+from tests.servers import BOOKS_PER_CATEGORY, start
 
 BOOK = re.compile(r'data-book-id="(\d+)"')
 
@@ -31,7 +34,7 @@ def test_homepage_shows_three_mystery_books(client, recommendations_server, call
     assert '<p class="book__author">BOOK_CATEGORY_MYSTERY author 1</p>' in page
     assert "unavailable" not in page
     (request,) = recommendations_server.requests
-    assert request.max_results == 3
+    assert request.page_size == 3
     assert calls_counted("OK") == 1
 
 
@@ -76,7 +79,60 @@ def test_category_page_shows_up_to_ten_books(client, recommendations_server, slu
     assert page.count("<h1") == 1
     assert 'aria-current="page"' in page
     (request,) = recommendations_server.requests
-    assert (request.category, request.max_results) == (category, 10)
+    assert (request.category, request.page_size, request.page_token) == (category, 10, "")
+
+
+NEXT = re.compile(r'<a class="pager__next" rel="next" href="([^"]+)"')
+
+
+@pytest.mark.django_db
+def test_a_category_pages_through_all_its_books(client, recommendations_server):
+    seen, path, pages = [], "/category/science-fiction/", 0
+    while path:
+        page = client.get(path).content.decode()
+        pages += 1
+        seen += BOOK.findall(page)
+        assert ('class="pager__first"' in page) == (pages > 1)
+        found = NEXT.search(page)
+        path = found.group(1) if found else ""
+    assert seen == [str(200 + n) for n in range(1, BOOKS_PER_CATEGORY + 1)]
+    assert pages == 3
+    tokens = [r.page_token for r in recommendations_server.requests]
+    assert tokens == ["", "10", "20"]
+
+
+@pytest.mark.django_db
+def test_a_page_link_the_service_refuses_leads_to_the_first_page(client, recommendations_server):
+    response = client.get("/category/mystery/?page=expired-or-forged")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/category/mystery/"
+
+
+@pytest.mark.django_db
+def test_a_server_without_v2_still_fills_the_pages_through_v1(
+    client, servicer, settings, calls_counted, caplog
+):
+    servicer.authors = False  # a release before 1.1.0
+    server, port = start(servicer, versions=("v1",))
+    settings.RECOMMENDATIONS_TARGET = f"127.0.0.1:{port}"
+    recommendations.close()
+    try:
+        with caplog.at_level(logging.INFO, logger="storefront.recommendations"):
+            home = client.get("/").content.decode()
+            category = client.get("/category/self-help/").content.decode()
+    finally:
+        server.stop(0)
+        recommendations.close()
+
+    assert BOOK.findall(home) == ["101", "102", "103"]
+    assert BOOK.findall(category) == [str(300 + n) for n in range(1, 11)]
+    assert "book__author" not in home + category
+    assert "pager" not in category
+    assert "unavailable" not in home + category
+    assert [r.max_results for r in servicer.requests] == [3, 10]
+    assert calls_counted("OK") == 2
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
 
 
 @pytest.mark.django_db

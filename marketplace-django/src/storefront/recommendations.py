@@ -1,8 +1,14 @@
 """The website's client of the recommendations service: the only module that imports its stubs.
 
 Views call `recommend()` and get plain frozen dataclasses back, never protobuf objects. A failed
-call of any kind becomes an empty, unavailable `Recommendations` (logged as a warning and counted
-in `marketplace_recommendations_calls_total{grpc_code}`), so a page degrades instead of failing.
+call of any kind becomes an empty, unavailable `Recommendations` (logged as a warning, with the
+offending fields when the service names them, and counted in
+`marketplace_recommendations_calls_total{grpc_code}`), so a page degrades instead of failing.
+
+The site speaks `bookshop.recommendations.v2`. A server that does not serve v2 yet (a release
+before 1.2.0, during a rolling upgrade) answers UNIMPLEMENTED, and the call is made again through
+the deprecated v1, which has no pages: the reader gets the first books of the category, without
+authors from a server older than 1.1.0.
 
 One channel per process, opened on first use and never at import: gunicorn loads the site in its
 master and forks the workers, and a gRPC channel must not cross a fork. The channel remembers
@@ -16,6 +22,7 @@ Calls do not wait for the service to be ready: when it is down they fail at once
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -25,8 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import grpc
-from bookshop.recommendations.v1 import recommendations_pb2, recommendations_pb2_grpc
+from bookshop.recommendations.v1 import recommendations_pb2 as v1
+from bookshop.recommendations.v1 import recommendations_pb2_grpc as v1_grpc
+from bookshop.recommendations.v2 import recommendations_pb2 as v2
+from bookshop.recommendations.v2 import recommendations_pb2_grpc as v2_grpc
 from django.conf import settings
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from prometheus_client import Counter
 
 from storefront.categories import Category
@@ -43,19 +55,21 @@ CALLS = Counter(
 )
 CALLS.labels(grpc_code=grpc.StatusCode.OK.name)
 
-_SERVICE = recommendations_pb2.DESCRIPTOR.services_by_name["RecommendationsService"].full_name
+_V2 = v2.DESCRIPTOR.services_by_name["RecommendationsService"].full_name
+_V1 = v1.DESCRIPTOR.services_by_name["RecommendationsService"].full_name
 _SERVICE_CONFIG = json.dumps(
     {
         "loadBalancingConfig": [{"round_robin": {}}],
         # A replica that reports NOT_SERVING (draining before shutdown) gets no new calls; without
-        # this, calls it accepted but had not yet started are CANCELLED when it stops.
-        "healthCheckConfig": {"serviceName": _SERVICE},
+        # this, calls it accepted but had not yet started are CANCELLED when it stops. The whole
+        # server's status (""), which every release reports, rather than one version's.
+        "healthCheckConfig": {"serviceName": ""},
         # Retries stop once failures outnumber successes (gRPC's token bucket): while the
         # service is down, pages fail fast instead of each spending its deadline on retries.
         "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
         "methodConfig": [
             {
-                "name": [{"service": _SERVICE}],
+                "name": [{"service": _V2}, {"service": _V1}],
                 # Attempts share the call's deadline, so a retry never makes a page slower
                 # than RECOMMENDATIONS_TIMEOUT_SECONDS.
                 "retryPolicy": {
@@ -78,10 +92,8 @@ _CHANNEL_OPTIONS: Sequence[tuple[str, str | int]] = (
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
 )
-_CATEGORIES = {
-    category: recommendations_pb2.BookCategory.Value(f"BOOK_CATEGORY_{category.name}")
-    for category in Category
-}
+_V2_CATEGORIES = {c: v2.BookCategory.Value(f"BOOK_CATEGORY_{c.name}") for c in Category}
+_V1_CATEGORIES = {c: v1.BookCategory.Value(f"BOOK_CATEGORY_{c.name}") for c in Category}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +109,16 @@ class Book:
 class Recommendations:
     """The books recommended for one page, or why there are none.
 
-    `failure` is None when the service answered, else the gRPC status code's name (such as
-    `UNAVAILABLE` or `DEADLINE_EXCEEDED`) and `books` is empty.
+    `next_page_token` asks for the page after this one ("" on the last page). `failure` is None
+    when the service answered, else the gRPC status code's name (such as `UNAVAILABLE` or
+    `DEADLINE_EXCEEDED`) and `books` is empty; `invalid_fields` then names the request fields the
+    service refused, if any.
     """
 
     books: tuple[Book, ...]
+    next_page_token: str = ""
     failure: str | None = None
+    invalid_fields: tuple[str, ...] = ()
 
     @property
     def available(self) -> bool:
@@ -114,7 +130,8 @@ class Recommendations:
 class _Connection:
     pid: int
     channel: grpc.Channel
-    stub: recommendations_pb2_grpc.RecommendationsServiceStub
+    v2: v2_grpc.RecommendationsServiceStub
+    v1: v1_grpc.RecommendationsServiceStub
     timeout: float
 
 
@@ -122,31 +139,33 @@ _lock = threading.Lock()
 _connection: _Connection | None = None
 
 
-def recommend(*, user_id: int, category: Category, max_results: int) -> Recommendations:
-    """Up to `max_results` books of `category` for the reader `user_id` (0 to 2**31 - 1).
+def recommend(
+    *, reader_id: int, category: Category, page_size: int, page_token: str = ""
+) -> Recommendations:
+    """A page of books of `category` for the reader `reader_id` (0 to 2**31 - 1).
 
-    Never raises for a failure of the service: the result is then unavailable and empty.
+    `page_token` is the `next_page_token` of the page before, or "" for the first page. Never
+    raises for a failure of the service: the result is then unavailable and empty.
     """
     connection = _current_connection()
-    request = recommendations_pb2.RecommendRequest(
-        user_id=user_id, category=_CATEGORIES[category], max_results=max_results
+    request = v2.RecommendRequest(
+        reader_id=str(reader_id),
+        category=_V2_CATEGORIES[category],
+        page_size=page_size,
+        page_token=page_token,
     )
     try:
-        response = connection.stub.Recommend(request, timeout=connection.timeout)
+        try:
+            response = connection.v2.Recommend(request, timeout=connection.timeout)
+        except grpc.RpcError as error:
+            if cast("grpc.Call", error).code() is not grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            return _recommend_v1(connection, reader_id, category, page_size)
     except grpc.RpcError as error:
-        # A failed unary call raises an error that is also its grpc.Call, with code and details.
-        call = cast("grpc.Call", error)
-        code, details = call.code(), call.details()
-        CALLS.labels(grpc_code=code.name).inc()
-        logger.warning(
-            "recommendations unavailable for %s: %s: %s", category.slug, code.name, details
-        )
-        return Recommendations(books=(), failure=code.name)
+        return _failed(error, category)
     CALLS.labels(grpc_code=grpc.StatusCode.OK.name).inc()
-    books = tuple(
-        Book(id=book.id, title=book.title, author=book.author) for book in response.recommendations
-    )
-    return Recommendations(books=books)
+    books = tuple(Book(id=b.id, title=b.title, author=b.author) for b in response.books)
+    return Recommendations(books=books, next_page_token=response.next_page_token)
 
 
 def close() -> None:
@@ -156,6 +175,56 @@ def close() -> None:
         if _connection is not None and _connection.pid == os.getpid():
             _connection.channel.close()
         _connection = None
+        _note_v1_fallback.cache_clear()
+
+
+def _recommend_v1(
+    connection: _Connection, reader_id: int, category: Category, count: int
+) -> Recommendations:
+    """The first books through the deprecated v1, for a server without v2; raises RpcError."""
+    _note_v1_fallback()
+    request = v1.RecommendRequest(
+        user_id=reader_id, category=_V1_CATEGORIES[category], max_results=count
+    )
+    response = connection.v1.Recommend(request, timeout=connection.timeout)
+    CALLS.labels(grpc_code=grpc.StatusCode.OK.name).inc()
+    books = tuple(Book(id=b.id, title=b.title, author=b.author) for b in response.recommendations)
+    return Recommendations(books=books)
+
+
+@functools.cache
+def _note_v1_fallback() -> None:
+    """Say once per channel that the service is older than v2 (an upgrade in progress)."""
+    logger.info("the recommendations service does not serve %s yet; using %s", _V2, _V1)
+
+
+def _failed(error: grpc.RpcError, category: Category) -> Recommendations:
+    # A failed unary call raises an error that is also its grpc.Call, with code and details.
+    call = cast("grpc.Call", error)
+    code, details = call.code(), call.details()
+    fields = _invalid_fields(call)
+    CALLS.labels(grpc_code=code.name).inc()
+    logger.warning(
+        "recommendations unavailable for %s: %s: %s%s",
+        category.slug,
+        code.name,
+        details,
+        f" (fields: {', '.join(fields)})" if fields else "",
+    )
+    return Recommendations(books=(), failure=code.name, invalid_fields=fields)
+
+
+def _invalid_fields(call: grpc.Call) -> tuple[str, ...]:
+    """The fields a google.rpc.BadRequest in the status details names, if it has one."""
+    status = rpc_status.from_call(call)
+    if status is None:
+        return ()
+    fields: list[str] = []
+    for detail in status.details:
+        bad_request = error_details_pb2.BadRequest()
+        if detail.Unpack(bad_request):
+            fields.extend(v.field for v in bad_request.field_violations)
+    return tuple(fields)
 
 
 def _current_connection() -> _Connection:
@@ -180,7 +249,8 @@ def _open() -> _Connection:
     return _Connection(
         pid=os.getpid(),
         channel=channel,
-        stub=recommendations_pb2_grpc.RecommendationsServiceStub(channel),
+        v2=v2_grpc.RecommendationsServiceStub(channel),
+        v1=v1_grpc.RecommendationsServiceStub(channel),
         timeout=settings.RECOMMENDATIONS_TIMEOUT_SECONDS,
     )
 

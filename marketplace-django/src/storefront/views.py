@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views import defaults
 
 from storefront import recommendations
@@ -18,26 +18,41 @@ if TYPE_CHECKING:
 HOME_CATEGORY = Category.MYSTERY
 HOME_BOOKS = 3
 CATEGORY_BOOKS = 10
+PAGE_PARAMETER = "page"
+"""The query parameter holding the service's token for the next page of a category."""
 
 
 def home(request: HttpRequest) -> HttpResponse:
     """The homepage: a few mystery books for this reader and a way into every category."""
     picks = recommendations.recommend(
-        user_id=reader_id(request), category=HOME_CATEGORY, max_results=HOME_BOOKS
+        reader_id=reader_id(request), category=HOME_CATEGORY, page_size=HOME_BOOKS
     )
     context = {"featured": HOME_CATEGORY, "recommendations": picks}
     return render(request, "storefront/home.html", context)
 
 
 def category(request: HttpRequest, slug: str) -> HttpResponse:
-    """One category's page with up to ten books for this reader; 404 for an unknown slug."""
+    """One page of up to ten of the category's books for this reader, and a link to the next
+    page; 404 for an unknown slug. A page link the service no longer accepts (expired, or not
+    this reader's) leads back to the category's first page."""
     chosen = Category.from_slug(slug)
     if chosen is None:
         raise Http404(f"There is no category called {slug!r}.")
+    page_token = request.GET.get(PAGE_PARAMETER, "")
     picks = recommendations.recommend(
-        user_id=reader_id(request), category=chosen, max_results=CATEGORY_BOOKS
+        reader_id=reader_id(request),
+        category=chosen,
+        page_size=CATEGORY_BOOKS,
+        page_token=page_token,
     )
-    context = {"category": chosen, "recommendations": picks}
+    if page_token and "page_token" in picks.invalid_fields:
+        return redirect("storefront:category", slug=chosen.slug)
+    context = {
+        "category": chosen,
+        "recommendations": picks,
+        "first_page": not page_token,
+        "page_parameter": PAGE_PARAMETER,
+    }
     return render(request, "storefront/category.html", context)
 
 
