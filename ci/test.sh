@@ -18,6 +18,9 @@ log "recommendations service tests"
 log "marketplace tests"
 (cd marketplace-django && pytest -q)
 
+log "compatibility: released clients and runtimes against today's server, and back"
+ci/check_compat.sh
+
 log "end-to-end tests"
 ci/e2e.sh
 

@@ -23,14 +23,16 @@ ROOT = Path(__file__).resolve().parents[2]
 MANAGE = ROOT / "marketplace-django" / "manage.py"
 CALLS = "marketplace_recommendations_calls_total"
 BOOK_MARK = b"data-book-id="
+AUTHOR_MARK = b'class="book__author"'
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One fetched page: status, how many books it shows, and how long it took."""
+    """One fetched page: status, how many books and authors it shows, and how long it took."""
 
     status: int
     books: int
+    authors: int
     seconds: float
 
 
@@ -141,7 +143,12 @@ class Website:
             body = response.read()
         finally:
             connection.close()
-        return Page(response.status, body.count(BOOK_MARK), time.perf_counter() - started)
+        return Page(
+            response.status,
+            body.count(BOOK_MARK),
+            body.count(AUTHOR_MARK),
+            time.perf_counter() - started,
+        )
 
     def metrics(self) -> list[Sample]:
         """The site's Prometheus samples (all workers summed)."""
