@@ -40,9 +40,11 @@ def _bare_call() -> grpc.UnaryUnaryMultiCallable[bytes, bytes]:
         return _call
 
 
-def _floor_recommend(*, user_id: int, category: Category, max_results: int) -> Recommendations:
+def _floor_recommend(
+    *, reader_id: int, category: Category, page_size: int, page_token: str = ""
+) -> Recommendations:
     _bare_call()(b"")
-    return static_recommend(user_id=user_id, category=category, max_results=max_results)
+    return static_recommend(reader_id=reader_id, category=category, page_size=page_size)
 
 
 recommendations.recommend = _floor_recommend

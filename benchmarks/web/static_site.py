@@ -31,9 +31,11 @@ _BOOKS = (
 )
 
 
-def static_recommend(*, user_id: int, category: Category, max_results: int) -> Recommendations:
-    """The first `max_results` of ten fixed books, whoever asks and whatever the category."""
-    return Recommendations(books=_BOOKS[:max_results])
+def static_recommend(
+    *, reader_id: int, category: Category, page_size: int, page_token: str = ""
+) -> Recommendations:
+    """The first `page_size` of ten fixed books, whoever asks and whatever the category."""
+    return Recommendations(books=_BOOKS[:page_size])
 
 
 recommendations.recommend = static_recommend
