@@ -13,11 +13,11 @@ import threading
 import time
 from concurrent import futures
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from prometheus_client import (
     CollectorRegistry,
     GCCollector,
@@ -35,6 +35,7 @@ from recommendations.interceptors import (
     ServerMetrics,
     apply_interceptors,
 )
+from recommendations.receiving import Watchdog
 from recommendations.recommender import Recommender
 from recommendations.servicer import SERVICE_NAMES, method_handlers
 
@@ -63,6 +64,7 @@ class RunningServer:
     settings: Settings
     server: grpc.Server
     pool: WorkerPool
+    watchdog: Watchdog
     health: health.HealthServicer
     health_server: grpc.Server | None
     metrics_http: WSGIServer
@@ -85,6 +87,7 @@ class RunningServer:
             stopped.append(self.health_server.stop(grace))
         for event in stopped:
             event.wait()
+        self.watchdog.stop()
         self.pool.shutdown()
         self.metrics_http.shutdown()
         self.metrics_http.server_close()
@@ -107,25 +110,27 @@ def start(settings: Settings, catalog: Catalog) -> RunningServer:
         MetricsInterceptor(ServerMetrics(registry)),
         ExceptionToStatusInterceptor(),
     ]
-    pool = WorkerPool(settings.workers, thread_name_prefix="grpc")
-    # grpcio accepts any Executor (it only calls submit); its type stubs name ThreadPoolExecutor.
-    server = grpc.server(
-        cast("futures.ThreadPoolExecutor", pool), options=_channel_options(settings)
+    pool = WorkerPool(
+        settings.workers, max_workers=settings.max_concurrent_calls, thread_name_prefix="grpc"
     )
+    watchdog = Watchdog(pool, timeout=settings.receive_timeout_seconds, registry=registry)
+    services: dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]] = {}
     # One recommender for both API versions: they serve the same orders of the same catalog.
     for service, methods in method_handlers(Recommender(catalog), catalog).items():
-        handlers = {
+        services[service] = {
             name: apply_interceptors(f"/{service}/{name}", handler, interceptors)
             for name, handler in methods.items()
         }
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
-        server.add_registered_method_handlers(service, handlers)
     health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_service = _handlers_of(health_pb2_grpc.add_HealthServicer_to_server, health_servicer)
+    services |= health_service
     if settings.reflection:
-        reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        names = (*services, reflection.SERVICE_NAME)
+        services |= _handlers_of(
+            reflection_pb2_grpc.add_ServerReflectionServicer_to_server,
+            reflection.ReflectionServicer(names),
         )
+    server = _server(settings, pool, watchdog, services)
     address = f"{settings.bind}:{settings.port}"
     health_server = None
     health_port = None
@@ -135,11 +140,7 @@ def start(settings: Settings, catalog: Catalog) -> RunningServer:
         credentials = _server_credentials(settings.tls)
         port = _bind(address, lambda: server.add_secure_port(address, credentials))
         # Kubernetes' gRPC probes speak plaintext only: a separate server, health and nothing else.
-        health_server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="health"),
-            options=[("grpc.so_reuseport", 0)],
-        )
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
+        health_server = _server(settings, pool, watchdog, health_service)
         health_address = f"{settings.bind}:{settings.health_port}"
         health_port = _bind(health_address, lambda: health_server.add_insecure_port(health_address))
     metrics_http = _start_metrics(settings, registry)
@@ -152,6 +153,7 @@ def start(settings: Settings, catalog: Catalog) -> RunningServer:
         settings=settings,
         server=server,
         pool=pool,
+        watchdog=watchdog,
         health=health_servicer,
         health_server=health_server,
         metrics_http=metrics_http,
@@ -187,6 +189,53 @@ def serve(settings: Settings, catalog: Catalog) -> None:
     )
     stop.wait()
     running.shutdown()
+
+
+def _server(
+    settings: Settings,
+    pool: WorkerPool,
+    watchdog: Watchdog,
+    services: dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]],
+) -> grpc.Server:
+    """A server for `services`, their handlers reading requests through the watchdog."""
+    # grpcio accepts any Executor (it only calls submit); its type stubs name ThreadPoolExecutor.
+    server = grpc.server(
+        cast("futures.ThreadPoolExecutor", pool),
+        options=_channel_options(settings),
+        maximum_concurrent_rpcs=settings.max_concurrent_calls,
+    )
+    for service, methods in services.items():
+        handlers = {
+            name: watchdog.wrap(f"/{service}/{name}", handler) for name, handler in methods.items()
+        }
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+        server.add_registered_method_handlers(service, handlers)
+    return server
+
+
+class _Registrations:
+    """Stands in for a server to collect what a generated `add_..._to_server` registers."""
+
+    def __init__(self) -> None:
+        self.services: dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]] = {}
+
+    def add_generic_rpc_handlers(self, handlers: object) -> None:
+        """Ignored: the same handlers also come through `add_registered_method_handlers`."""
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
+    ) -> None:
+        """Keep the service's handlers by rpc name."""
+        self.services[service] = dict(handlers)
+
+
+def _handlers_of(
+    add: Callable[[Any, grpc.Server], None], servicer: object
+) -> dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]]:
+    """The handlers a generated `add_..._to_server(servicer, server)` function registers."""
+    registrations = _Registrations()
+    add(servicer, cast("grpc.Server", registrations))
+    return registrations.services
 
 
 def _channel_options(settings: Settings) -> list[tuple[str, int]]:

@@ -73,6 +73,18 @@ VARIABLES = (
         "threads handling calls (calls are CPU-bound: more threads only contend for the GIL)",
     ),
     Variable(
+        "RECOMMENDATIONS_MAX_CONCURRENT_CALLS",
+        "256",
+        "an integer 1-10000",
+        "calls served at once (beyond it, RESOURCE_EXHAUSTED at once); also the most threads",
+    ),
+    Variable(
+        "RECOMMENDATIONS_RECEIVE_TIMEOUT_SECONDS",
+        "2",
+        "a number > 0",
+        "cancel a call whose request message has not arrived this long after it started",
+    ),
+    Variable(
         "RECOMMENDATIONS_KEEPALIVE_SECONDS",
         "60",
         "a number > 0",
@@ -130,6 +142,8 @@ class Settings:
     tls: TlsFiles | None = None
     health_port: int = 50052
     workers: int = 4
+    max_concurrent_calls: int = 256
+    receive_timeout_seconds: float = 2.0
     keepalive_seconds: float = 60.0
     keepalive_timeout_seconds: float = 20.0
     max_connection_age_seconds: float = 300.0
@@ -164,6 +178,8 @@ class Settings:
             tls=tls,
             health_port=get("RECOMMENDATIONS_HEALTH_PORT", _port),
             workers=get("RECOMMENDATIONS_WORKERS", _workers),
+            max_concurrent_calls=get("RECOMMENDATIONS_MAX_CONCURRENT_CALLS", _concurrent_calls),
+            receive_timeout_seconds=get("RECOMMENDATIONS_RECEIVE_TIMEOUT_SECONDS", _positive),
             keepalive_seconds=get("RECOMMENDATIONS_KEEPALIVE_SECONDS", _positive),
             keepalive_timeout_seconds=get("RECOMMENDATIONS_KEEPALIVE_TIMEOUT_SECONDS", _positive),
             max_connection_age_seconds=get("RECOMMENDATIONS_MAX_CONNECTION_AGE_SECONDS", _positive),
@@ -217,6 +233,13 @@ def _workers(raw: str) -> int:
     if not 1 <= workers <= 256:
         raise ValueError(raw)
     return workers
+
+
+def _concurrent_calls(raw: str) -> int:
+    calls = int(raw)
+    if not 1 <= calls <= 10_000:
+        raise ValueError(raw)
+    return calls
 
 
 def _boolean(raw: str) -> bool:
