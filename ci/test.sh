@@ -12,6 +12,7 @@ ci/lint.sh
 log "registry and wheel tests"
 pytest -q tests/registry
 (cd clients/python && pytest -q tests)
+ci/test_typescript.sh
 
 log "recommendations service tests"
 (cd recommendations-service && pytest -q)
