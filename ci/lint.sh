@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# ruff over the whole repository, then mypy --strict over each distribution on its own.
+# ruff over the whole repository, then mypy --strict over each distribution on its own, then the
+# TypeScript example (tsc --strict, prettier).
 source "$(dirname "$0")/lib.sh"
 
 ruff check .
@@ -8,3 +9,5 @@ for src in clients/python/setup.py recommendations-service/src marketplace-djang
   mypy --config-file mypy.ini "$src"
 done
 mypy --config-file mypy.ini -p soak -p benchmarks
+mypy --config-file mypy.ini clients/typescript/tests
+ci/lint_typescript.sh
