@@ -60,7 +60,7 @@ local_publisher_token() {
     -d "{\"name\": \"publisher\", \"password\": \"$password\"}" \
     "${REGISTRY}-/user/org.couchdb.user:publisher")"
   python -c 'import json, sys; print(json.loads(sys.argv[1])["token"])' "$answer" 2>/dev/null \
-    || die "the local npm registry refused its publisher ($answer): stop it, move .npm-registry/ away and publish again"
+    || die "the npm registry on $LOCAL_REGISTRY refused the publisher of .npm-registry/ (is it another checkout's?): stop it, move .npm-registry/ away and publish again"
 }
 
 if ! registry_is_up; then
@@ -80,13 +80,12 @@ auth=()
 # Releases are immutable: refuse before uploading rather than rely on the registry's own answer.
 # `npm view` prints nothing for a version the registry lacks and fails with E404 for a package it
 # lacks; any other failure means the question went unanswered.
-errors="$(mktemp)"
+errors="$unpacked/npm-view.log"
 if ! published="$(env "${auth[@]}" npm view "$NAME@$version" version --registry "$REGISTRY" 2>"$errors")"; then
   grep -q E404 "$errors" \
     || die "cannot tell whether $NAME $version is on $REGISTRY: $(grep -m1 'npm error' "$errors" || head -n1 "$errors")"
   published=""
 fi
-rm -f "$errors"
 [ -z "$published" ] \
   || die "$NAME $version is already published at $REGISTRY; releases are immutable: bump proto-registry/VERSION and release again"
 
