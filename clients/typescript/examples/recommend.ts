@@ -32,10 +32,15 @@ function categoryNames(): Map<string, BookCategory> {
   return names;
 }
 
+// The request's fields are int32, and so is the largest timer Node accepts.
+const INT32_MAX = 2 ** 31 - 1;
+
 function integer(option: string, text: string, minimum: number): number {
   const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < minimum) {
-    throw new Error(`--${option} is '${text}'; expected a whole number >= ${minimum}`);
+  if (!/^\d+$/.test(text) || value < minimum || value > INT32_MAX) {
+    throw new Error(
+      `--${option} is '${text}'; expected a whole number from ${minimum} to ${INT32_MAX}`,
+    );
   }
   return value;
 }
