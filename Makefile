@@ -4,12 +4,13 @@ SHELL := /bin/bash
 
 VERSION := $(shell tr -d '[:space:]' < proto-registry/VERSION)
 WHEEL := dist/bookshop_protos-$(VERSION)-py3-none-any.whl
+NPM_PACKAGE := dist/bookshop-protos-$(VERSION).tgz
 PROTOS := $(shell find proto-registry -name '*.proto')
 TOOLS := .venv/.tools
 INSTALLED := .venv/.installed
 
-.PHONY: help venv check-protos release-protos wheel publish install lint test test-registry check-compat run certs \
-        bench soak check-deploy check-images clean
+.PHONY: help venv check-protos release-protos wheel npm-package publish install lint test \
+        test-registry check-compat run certs bench soak check-deploy check-images clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -20,6 +21,11 @@ $(TOOLS): ci/requirements-dev.txt
 $(WHEEL): $(TOOLS) $(PROTOS) proto-registry/VERSION clients/python/setup.py \
           clients/python/pyproject.toml clients/python/MANIFEST.in
 	ci/build_wheel.sh
+
+$(NPM_PACKAGE): $(TOOLS) $(PROTOS) proto-registry/VERSION buf.gen.yaml \
+                clients/typescript/package.json clients/typescript/package-lock.json \
+                clients/typescript/README.md
+	ci/build_npm.sh
 
 $(INSTALLED): $(WHEEL) recommendations-service/pyproject.toml marketplace-django/pyproject.toml
 	ci/install.sh
@@ -34,8 +40,11 @@ release-protos: $(TOOLS) ## Record the registry's current version as a release (
 
 wheel: $(WHEEL) ## Build the bookshop-protos sdist and wheel into dist/.
 
-publish: $(WHEEL) ## Upload the sdist and wheel to the package index (local pypiserver by default).
+npm-package: $(NPM_PACKAGE) ## Build the @bookshop/protos npm package into dist/.
+
+publish: $(WHEEL) $(NPM_PACKAGE) ## Publish the wheel and the npm package (local pypiserver and verdaccio by default).
 	ci/publish.sh
+	ci/publish_npm.sh
 
 install: $(INSTALLED) ## Install the wheel and both services into .venv/.
 
@@ -70,4 +79,4 @@ check-images: $(TOOLS) ## Build both images with podman and serve the homepage f
 	ci/check_images.sh
 
 clean: ## Remove build outputs (keeps .venv/).
-	rm -rf dist clients/python/src clients/python/build
+	rm -rf dist clients/python/src clients/python/build clients/typescript/gen

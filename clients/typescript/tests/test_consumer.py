@@ -1,0 +1,226 @@
+"""The example consumer, installed from the registry as the README says, against real peers.
+
+The example is compiled by `tsc --strict` against the installed package's .d.ts files, then run
+with node against a real recommendations-server, in plaintext and with mutual TLS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from bookshop.recommendations.v1 import recommendations_pb2
+from conftest import Pki, SilentPeer, sha512_integrity
+from recommendations.catalog import default_csv, read_csv
+
+ROOT = Path(__file__).resolve().parents[3]
+
+# The example's spelling of each category the proto defines: BOOK_CATEGORY_SELF_HELP is self-help.
+CATEGORIES = [
+    value.name.removeprefix("BOOK_CATEGORY_").lower().replace("_", "-")
+    for value in recommendations_pb2.BookCategory.DESCRIPTOR.values
+    if value.number != recommendations_pb2.BOOK_CATEGORY_UNSPECIFIED
+]
+
+
+def _recommend(consumer: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["node", "dist/recommend.js", *args],
+        cwd=consumer,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def _books(output: str) -> list[tuple[int, str]]:
+    books = []
+    for line in output.splitlines():
+        book_id, title = line.split("\t")
+        books.append((int(book_id), title))
+    return books
+
+
+def test_the_installed_package_is_the_published_tarball(
+    consumer: Path, npm_package: Path, version: str
+) -> None:
+    lock = json.loads((consumer / "package-lock.json").read_text())
+    installed = lock["packages"]["node_modules/@bookshop/protos"]
+    assert installed["version"] == version
+    assert installed["integrity"] == sha512_integrity(npm_package)
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_prints_books_of_each_category(
+    consumer: Path, npm_env: dict[str, str], service: int, category: str
+) -> None:
+    result = _recommend(
+        consumer, npm_env, "--target", f"127.0.0.1:{service}", "--category", category
+    )
+
+    assert result.returncode == 0, result.stderr
+    books = _books(result.stdout)
+    catalog = {(book.id, book.title) for book in read_csv(default_csv())}
+    of_category = {
+        (book.id, book.title) for book in read_csv(default_csv()) if book.category.value == category
+    }
+    assert len(books) == 3  # max_results 0: the service's default
+    assert len(set(books)) == 3
+    assert set(books) <= catalog
+    assert set(books) <= of_category
+
+
+def test_an_unspecified_category_is_invalid_argument_naming_the_field(
+    consumer: Path, npm_env: dict[str, str], service: int
+) -> None:
+    result = _recommend(
+        consumer, npm_env, "--target", f"127.0.0.1:{service}", "--category", "unspecified"
+    )
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: InvalidArgument: category ")
+
+
+def test_the_deadline_ends_a_call_to_a_peer_that_never_answers(
+    consumer: Path, npm_env: dict[str, str], silent_peer: SilentPeer
+) -> None:
+    result = _recommend(
+        consumer,
+        npm_env,
+        "--target",
+        f"127.0.0.1:{silent_peer.port}",
+        "--category",
+        "mystery",
+        "--timeout-ms",
+        "300",
+    )
+
+    assert silent_peer.accepted == 1  # the call reached the peer: no refusal ended it
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: DeadlineExceeded: ")
+
+
+def test_mutual_tls_with_the_client_certificate_is_served(
+    consumer: Path, npm_env: dict[str, str], mtls_service: int, pki: Pki
+) -> None:
+    result = _recommend(
+        consumer,
+        npm_env,
+        "--target",
+        f"127.0.0.1:{mtls_service}",
+        "--category",
+        "mystery",
+        "--ca",
+        str(pki.ca),
+        "--cert",
+        str(pki.client_cert),
+        "--key",
+        str(pki.client_key),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert len(_books(result.stdout)) == 3
+
+
+def test_mutual_tls_without_a_client_certificate_is_refused(
+    consumer: Path, npm_env: dict[str, str], mtls_service: int, pki: Pki
+) -> None:
+    result = _recommend(
+        consumer,
+        npm_env,
+        "--target",
+        f"127.0.0.1:{mtls_service}",
+        "--category",
+        "mystery",
+        "--ca",
+        str(pki.ca),
+    )
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    # TLS 1.3 finishes the client's side of the handshake before the server checks for a
+    # certificate, so the refusal reaches the client as the stream being cancelled.
+    assert result.stderr.split(":")[:1] == ["error"]
+    assert result.stderr.split(": ")[1] in {"Canceled", "Unavailable"}
+
+
+def test_a_bad_option_is_named(consumer: Path, npm_env: dict[str, str]) -> None:
+    result = _recommend(consumer, npm_env, "--category", "poetry")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "error: --category is 'poetry'; expected one of unspecified, "
+        + ", ".join(CATEGORIES)
+        + "\n"
+    )
+
+
+def test_tsc_strict_rejects_a_misspelled_field(consumer: Path, npm_env: dict[str, str]) -> None:
+    # The package's .d.ts types reach consumer code: a wrong field name does not compile.
+    (consumer / "misspelled.ts").write_text(
+        'import { createClient } from "@connectrpc/connect";\n'
+        'import { createGrpcTransport } from "@connectrpc/connect-node";\n'
+        'import { RecommendationsService } from "@bookshop/protos/bookshop/recommendations/v1/'
+        'recommendations_pb.js";\n'
+        "\n"
+        'const transport = createGrpcTransport({ baseUrl: "http://127.0.0.1:50051" });\n'
+        "await createClient(RecommendationsService, transport).recommend({ userIdd: 1 });\n"
+    )
+    (consumer / "tsconfig.misspelled.json").write_text(
+        json.dumps({"extends": "./tsconfig.json", "files": ["misspelled.ts"]})
+    )
+
+    result = subprocess.run(
+        ["npx", "tsc", "--strict", "--noEmit", "-p", "tsconfig.misspelled.json"],
+        cwd=consumer,
+        env=npm_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "misspelled.ts" in result.stdout
+    assert "'userIdd' does not exist" in result.stdout
+
+
+def test_the_readmes_call_compiles_and_prints_books(
+    consumer: Path, npm_env: dict[str, str], service: int
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    call = re.search(r"^## TypeScript.*?^```ts\n(.*?)^```$", readme, flags=re.DOTALL | re.MULTILINE)
+    assert call is not None
+    snippet = call[1]
+    assert "127.0.0.1:50051" in snippet
+    (consumer / "readme.ts").write_text(snippet.replace("127.0.0.1:50051", f"127.0.0.1:{service}"))
+    (consumer / "tsconfig.readme.json").write_text(
+        json.dumps({"extends": "./tsconfig.json", "files": ["readme.ts"]})
+    )
+    compiled = subprocess.run(
+        ["npx", "tsc", "--strict", "-p", "tsconfig.readme.json"],
+        cwd=consumer,
+        env=npm_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert compiled.returncode == 0, compiled.stdout
+
+    result = subprocess.run(
+        ["node", "dist/readme.js"],
+        cwd=consumer,
+        env=npm_env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 3
