@@ -22,12 +22,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
 _COLUMNS = ("id", "title", "author", "category")
-_SCHEMA = """
+_SCHEMA = f"""
 CREATE TABLE books (
     id INTEGER PRIMARY KEY CHECK (id > 0),
     title TEXT NOT NULL CHECK (title <> ''),
     author TEXT NOT NULL CHECK (author <> ''),
-    category TEXT NOT NULL CHECK (category IN ('mystery', 'science-fiction', 'self-help')),
+    category TEXT NOT NULL CHECK (category IN ({", ".join(f"'{c.value}'" for c in Category)})),
     UNIQUE (title, author)
 );
 """

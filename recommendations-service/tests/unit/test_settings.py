@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,9 @@ def test_tls_needs_both_certificate_and_key() -> None:
 def test_client_ca_needs_tls() -> None:
     with pytest.raises(SettingsError, match="RECOMMENDATIONS_TLS_CLIENT_CA needs"):
         Settings.from_env({"RECOMMENDATIONS_TLS_CLIENT_CA": "/tls/ca.pem"})
+
+
+def test_the_readme_table_lists_every_variable_with_its_default() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(RECOMMENDATIONS_\w+)` \| (`[^`]*`|unset) \|", readme, re.M))
+    assert rows == {v.name: f"`{v.default}`" if v.default else "unset" for v in VARIABLES}
