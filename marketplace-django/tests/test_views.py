@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import time
@@ -179,3 +180,24 @@ def test_metrics_count_requests_per_view_and_call_outcomes(client, nothing_liste
     )
     bucket = 'marketplace_http_request_duration_seconds_bucket{le="0.5",view="storefront:category"}'
     assert bucket in text
+
+
+@pytest.fixture
+def site_log():
+    """What the site's configured console handler writes, while the test runs."""
+    handlers = logging.getLogger("django").handlers
+    (handler,) = [h for h in handlers if type(h) is logging.StreamHandler]
+    written = io.StringIO()
+    previous = handler.setStream(written)
+    yield written
+    handler.setStream(previous)
+
+
+def test_a_disallowed_host_is_a_400_logged_on_one_line(client, site_log):
+    response = client.get("/", HTTP_HOST="attacker.example")
+
+    assert response.status_code == 400
+    logged = site_log.getvalue()
+    assert logged.count("\n") == 1, logged
+    assert " ERROR django.security.DisallowedHost " in logged
+    assert "'attacker.example'" in logged
