@@ -201,3 +201,25 @@ def test_a_disallowed_host_is_a_400_logged_on_one_line(client, site_log):
     assert logged.count("\n") == 1, logged
     assert " ERROR django.security.DisallowedHost " in logged
     assert "'attacker.example'" in logged
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/category/mystery/"])
+@pytest.mark.parametrize(
+    "method", ["POST", "PUT", "PATCH", "DELETE", "TRACE", "OPTIONS", "CONNECT", "PROPFIND"]
+)
+def test_pages_answer_only_get_and_head(client, recommendations_server, path, method):
+    response = client.generic(method, path, data=b"x=1")
+
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert recommendations_server.requests == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/category/mystery/"])
+def test_head_answers_like_get_without_a_body(client, recommendations_server, path):
+    response = client.head(path)
+
+    assert response.status_code == 200
+    assert response.content == b""
