@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pytest
 from tests.servers import unused_port
 
 BIN = Path(sys.executable).parent
-KEY = "gunicorn-test-" + "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+KEY = secrets.token_urlsafe(50)
 
 
 def fetch(url):
