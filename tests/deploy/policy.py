@@ -27,6 +27,7 @@ WEBSITE_PORT = 8000
 NAMESPACE = "bookshop"
 PART_OF = ("app.kubernetes.io/part-of", "bookshop")
 MAX_CONNECTION_AGE_ENV = "RECOMMENDATIONS_MAX_CONNECTION_AGE_SECONDS"
+REFLECTION_ENV = "RECOMMENDATIONS_REFLECTION"
 DEFAULT_GRACE_SECONDS = 10
 MAX_DRAIN_SECONDS = 10
 SERVICE_TLS_ENV = (
@@ -50,11 +51,16 @@ class Expectations:
     tls: bool
     network_policies: bool
     exposure: str  # "LoadBalancer" (a Service) or "Ingress"
+    reflection: bool  # gRPC server reflection on the service
 
 
 OVERLAYS = {
-    "dev": Expectations(replicas=1, tls=False, network_policies=False, exposure="LoadBalancer"),
-    "production": Expectations(replicas=3, tls=True, network_policies=True, exposure="Ingress"),
+    "dev": Expectations(
+        replicas=1, tls=False, network_policies=False, exposure="LoadBalancer", reflection=True
+    ),
+    "production": Expectations(
+        replicas=3, tls=True, network_policies=True, exposure="Ingress", reflection=False
+    ),
 }
 
 
@@ -428,6 +434,22 @@ def _secrets(rendered: Rendered, expect: Expectations) -> Iterator[Violation]:
     for secret in rendered.of_kind("Secret"):
         yield Violation(
             "secrets", _where(secret), "Secrets are created by the operator, not kept in git"
+        )
+
+
+@_rule
+def _reflection(rendered: Rendered, expect: Expectations) -> Iterator[Violation]:
+    # The service serves reflection unless RECOMMENDATIONS_REFLECTION says false.
+    deployment = rendered.get("Deployment", SERVICE)
+    if deployment is None:
+        return
+    value = _env_value(_main_container(deployment), REFLECTION_ENV) or "true"
+    if (value.lower() != "false") != expect.reflection:
+        wanted = "on" if expect.reflection else "off"
+        yield Violation(
+            "reflection",
+            _where(deployment),
+            f"gRPC reflection must be {wanted} here ({REFLECTION_ENV}={value!r})",
         )
 
 

@@ -292,6 +292,14 @@ def _public_host_only(m: list[Manifest]) -> None:
     hosts["value"] = "shop.example.com"
 
 
+def _reflection_in_production(m: list[Manifest]) -> None:
+    _drop_env(m, "recommendations", "RECOMMENDATIONS_REFLECTION")
+
+
+def _no_reflection_in_dev(m: list[Manifest]) -> None:
+    _set_env(m, "recommendations", "RECOMMENDATIONS_REFLECTION", "false")
+
+
 MUTATIONS: list[tuple[str, Callable[[list[Manifest]], None], str]] = [
     ("production", _cluster_ip_service, "headless-service"),
     ("dev", _latest_tag, "pinned-image"),
@@ -336,6 +344,8 @@ MUTATIONS: list[tuple[str, Callable[[list[Manifest]], None], str]] = [
     ("production", _pod_ip_after_its_use, "env-references"),
     ("production", _any_host_in_production, "allowed-hosts"),
     ("production", _public_host_only, "allowed-hosts"),
+    ("production", _reflection_in_production, "reflection"),
+    ("dev", _no_reflection_in_dev, "reflection"),
 ]
 
 
