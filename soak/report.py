@@ -48,8 +48,8 @@ def _markdown(outcomes: list[tuple[Outcome, float]], total_seconds: float) -> st
         "`make test` runs the same scenarios shortened (`ci/soak.sh --short`).",
         "",
         "Everything runs on 127.0.0.1 with real processes: `recommendations-server` replicas, the "
-        "website under gunicorn (production settings, two workers, round_robin over a static "
-        "list of replicas), `wrk` on the homepage in back-to-back one-second runs (8 "
+        "website under marketplace-server (production settings, two workers, round_robin over a "
+        "static list of replicas), `wrk` on the homepage in back-to-back one-second runs (8 "
         "connections), `h2load` for gRPC. Degraded pages are counted from the site's own "
         "metric `marketplace_recommendations_calls_total{grpc_code}`, gRPC outcomes from the "
         "service's `grpc_server_handled_total{grpc_method,grpc_code}`.",

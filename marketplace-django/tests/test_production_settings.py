@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from marketplace.settings import committed_keys
 
+from tests.servers import unused_port
+
 MANAGE = Path(__file__).resolve().parents[1] / "manage.py"
 # Made at run time: a key written here would be one the repository contains, which production
 # refuses.
@@ -119,19 +121,33 @@ def test_a_key_of_nineteen_different_characters_is_refused_and_twenty_accepted()
     assert accepted.returncode == 0, accepted.stderr
 
 
-def test_gunicorn_refuses_to_start_without_a_secret_key(tmp_path):
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-
-    result = production(
-        str(gunicorn),
-        "-c",
-        "python:marketplace.gunicorn",
-        "marketplace.wsgi",
+def server(tmp_path, **env):
+    """Run marketplace-server with production settings and `env`; it must stop by itself."""
+    return production(
+        str(Path(sys.executable).with_name("marketplace-server")),
         cwd=tmp_path,
+        MARKETPLACE_BIND="127.0.0.1",
+        **{"MARKETPLACE_PORT": str(unused_port()), **env},
+    )
+
+
+def test_the_server_refuses_to_start_without_a_secret_key(tmp_path):
+    result = server(tmp_path, DJANGO_ALLOWED_HOSTS="shop")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: DJANGO_SECRET_KEY is not set: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_the_server_refuses_one_port_for_pages_and_metrics(tmp_path):
+    result = server(
+        tmp_path,
+        DJANGO_SECRET_KEY=GOOD_KEY,
         DJANGO_ALLOWED_HOSTS="shop",
-        GUNICORN_BIND="127.0.0.1:0",
+        MARKETPLACE_PORT="8123",
+        MARKETPLACE_INTERNAL_PORT="8123",
     )
 
     assert result.returncode == 2
-    assert "error: DJANGO_SECRET_KEY is not set: " in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: MARKETPLACE_INTERNAL_PORT is the public port 8123: ")
+    assert result.stderr.count("\n") == 1

@@ -4,9 +4,9 @@ Views call `recommend()` and get plain frozen dataclasses back, never protobuf o
 call of any kind becomes an empty, unavailable `Recommendations` (logged as a warning and counted
 in `marketplace_recommendations_calls_total{grpc_code}`), so a page degrades instead of failing.
 
-One channel per process, opened on first use and never at import: gunicorn loads the site in its
-master and forks the workers, and a gRPC channel must not cross a fork. The channel remembers
-the pid that opened it; a process that finds a channel of another pid opens its own.
+One channel per process, opened on first use and never at import: a gRPC channel must not cross
+a fork (a server that loads the site once and forks its workers would share it). The channel
+remembers the pid that opened it; a process that finds a channel of another pid opens its own.
 
 Resilience comes from gRPC itself, configured here once: a deadline on every call, retries of
 UNAVAILABLE through the service config's retry policy, round_robin over every address the target

@@ -40,10 +40,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# Plain HTTP is redirected to HTTPS, except the endpoints that probes and Prometheus call
-# inside the cluster. DJANGO_SECURE_SSL_REDIRECT=false is for local runs over plain HTTP.
+# Plain HTTP is redirected to HTTPS (probes and Prometheus use the internal port, which is not
+# Django's). DJANGO_SECURE_SSL_REDIRECT=false is for local runs over plain HTTP.
 SECURE_SSL_REDIRECT = env.boolean("DJANGO_SECURE_SSL_REDIRECT", True)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
