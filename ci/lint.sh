@@ -8,3 +8,4 @@ for src in clients/python/setup.py recommendations-service/src marketplace-djang
   mypy --config-file mypy.ini "$src"
 done
 mypy --config-file mypy.ini -p soak -p benchmarks
+mypy --config-file mypy.ini ci/supervise.py
