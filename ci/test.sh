@@ -22,6 +22,9 @@ log "marketplace tests"
 log "end-to-end tests"
 ci/e2e.sh
 
+log "hostile input: slow clients against the website's server, signals against make run"
+pytest -q tests/hostile
+
 log "deployment checks"
 ci/check_deploy.sh
 
