@@ -77,7 +77,9 @@ build() { # build DOCKERFILE IMAGE; the output goes to .cache/images/build-NAME.
   local output
   output="$CACHE/build-$(basename "$(dirname "$1")").log"
   log "podman build $1 -> $2 (output in ${output#"$ROOT"/})"
-  podman build --layers \
+  # No layer cache: podman reuses the final stage's install step even when the wheels it mounts
+  # from the builder stage have changed (seen: an image still running the previous server).
+  podman build --no-cache \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     --secret "id=pip_cert,src=$CA_BUNDLE" \
     --file "$1" --tag "$2" "$ROOT" >"$output" 2>&1 \
@@ -269,6 +271,8 @@ run_pair() { # run_pair plaintext|mutual-tls: start both containers, load the ho
   local status
   status="$(podman inspect --format '{{.State.ExitCode}}' "$SERVICE_CONTAINER")"
   [ "$status" = 0 ] || show_logs_and_die "$mode: the service exited with status $status on SIGTERM"
+  status="$(podman inspect --format '{{.State.ExitCode}}' "$WEBSITE_CONTAINER")"
+  [ "$status" = 0 ] || show_logs_and_die "$mode: the website exited with status $status on SIGTERM"
   podman rm "$WEBSITE_CONTAINER" "$SERVICE_CONTAINER" >/dev/null
   phase "$mode: homepage with live recommendations, clean stop"
 }
