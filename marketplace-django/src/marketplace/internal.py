@@ -13,6 +13,7 @@ LoadBalancer and compose publish only the pages' port). The pages' port has no s
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING
@@ -73,6 +74,10 @@ class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         # Probes and scrapes every few seconds are not news; errors still reach the log.
@@ -80,8 +85,12 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def serve(host: str, port: int) -> Callable[[], None]:
-    """Serve `application` on host:port from a background thread; returns the stop function."""
-    server = make_server(host, port, application, server_class=_Server, handler_class=_QuietHandler)
+    """Serve `application` on host:port (IPv4 or IPv6) from a background thread; returns the
+    function that stops it."""
+    server_class = _Server6 if ":" in host else _Server
+    server = make_server(
+        host.strip("[]"), port, application, server_class=server_class, handler_class=_QuietHandler
+    )
     thread = threading.Thread(target=server.serve_forever, name="internal-port", daemon=True)
     thread.start()
     logging.getLogger(__name__).info("internal port: http://%s:%d/metrics", host, port)

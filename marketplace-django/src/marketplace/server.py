@@ -32,6 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import django
+from granian import Granian
+from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings
+
 from marketplace.settings import environment as env
 
 if TYPE_CHECKING:
@@ -85,11 +90,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings.prod")
     metrics_dir = _metrics_directory()
 
-    import django  # noqa: PLC0415  (after PROMETHEUS_MULTIPROC_DIR is set)
-    from granian import Granian  # noqa: PLC0415
-    from granian.constants import HTTPModes, Interfaces  # noqa: PLC0415
-    from granian.http import HTTP1Settings  # noqa: PLC0415
-
+    # prometheus-client reads PROMETHEUS_MULTIPROC_DIR when it is first imported.
     from marketplace.internal import serve  # noqa: PLC0415
 
     django.setup()
@@ -107,13 +108,17 @@ def main() -> None:
         respawn_failed_workers=True,
         workers_kill_timeout=STOP_TIMEOUT_SECONDS,
     )
-    stop_internal: list[Callable[[], None]] = []
+    stops: list[Callable[[], None]] = []
 
-    def start_internal() -> None:
-        stop_internal.append(serve(settings.bind, settings.internal_port))
+    def start_internal_port() -> None:
+        stops.append(serve(settings.bind, settings.internal_port))
 
-    server.on_startup(start_internal)
-    server.on_shutdown(lambda: [stop() for stop in stop_internal])
+    def stop_internal_port() -> None:
+        for stop in stops:
+            stop()
+
+    server.on_startup(start_internal_port)
+    server.on_shutdown(stop_internal_port)
     try:
         server.serve()
     finally:
