@@ -77,7 +77,9 @@ build() { # build DOCKERFILE IMAGE; the output goes to .cache/images/build-NAME.
   local output
   output="$CACHE/build-$(basename "$(dirname "$1")").log"
   log "podman build $1 -> $2 (output in ${output#"$ROOT"/})"
-  podman build --layers \
+  # No layer cache: podman reuses the final stage's install step even when the wheels it mounts
+  # from the builder stage have changed (seen: an image still running the previous server).
+  podman build --no-cache \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     --secret "id=pip_cert,src=$CA_BUNDLE" \
     --file "$1" --tag "$2" "$ROOT" >"$output" 2>&1 \
@@ -136,6 +138,24 @@ PY
 service_metrics() { # the service's own Prometheus text, read inside its container
   podman exec "$SERVICE_CONTAINER" python3 -c \
     'import urllib.request as u; print(u.urlopen("http://127.0.0.1:9464/metrics", timeout=5).read().decode())'
+}
+website_internal() { # website_internal PATH: a 200 body from the website's internal port (9000),
+  # read inside its container: only the pages' port is published.
+  podman exec "$WEBSITE_CONTAINER" python3 -c \
+    'import sys, urllib.request as u; print(u.urlopen("http://127.0.0.1:9000" + sys.argv[1], timeout=5).read().decode())' "$1"
+}
+status_of() { # status_of URL: the HTTP status, whatever it is
+  python - "$1" <<'PY'
+import sys
+import urllib.error
+import urllib.request
+
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=5) as response:  # noqa: S310
+        print(response.status)
+except urllib.error.HTTPError as error:
+    print(error.code)
+PY
 }
 service_serving() { # service_serving PORT: the standard gRPC health check, inside the container
   podman exec "$SERVICE_CONTAINER" python3 -c '
@@ -224,28 +244,35 @@ run_pair() { # run_pair plaintext|mutual-tls: start both containers, load the ho
   site="http://${address/0.0.0.0/127.0.0.1}"
 
   for _ in $(seq 60); do
-    service_serving "$health_port" 2>/dev/null && fetch "$site/readyz" >/dev/null 2>&1 && break
+    service_serving "$health_port" 2>/dev/null && website_internal /readyz >/dev/null 2>&1 && break
     sleep 1
   done
   service_serving "$health_port" || show_logs_and_die "$mode: the service is not SERVING on $health_port"
-  fetch "$site/readyz" >/dev/null || show_logs_and_die "$mode: the website never became ready"
+  website_internal /readyz >/dev/null || show_logs_and_die "$mode: the website never became ready"
   phase "$mode: containers started, service SERVING on plaintext port $health_port"
 
   local page books ok_calls served
   page="$(fetch "$site/")" || show_logs_and_die "$mode: the homepage did not answer 200"
   books="$(grep -c 'data-book-id=' <<<"$page" || true)"
   [ "$books" -gt 0 ] || show_logs_and_die "$mode: the homepage shows no books"
-  ok_calls="$(fetch "$site/metrics" | awk '/^marketplace_recommendations_calls_total\{.*grpc_code="OK"/ {s += $2} END {print s + 0}')"
+  ok_calls="$(website_internal /metrics | awk '/^marketplace_recommendations_calls_total\{.*grpc_code="OK"/ {s += $2} END {print s + 0}')"
   served="$(service_metrics | awk '/^grpc_server_handled_total\{/ && /Recommend"/ && /grpc_code="OK"/ {s += $2} END {print s + 0}')"
   [ "${ok_calls%.*}" -gt 0 ] || show_logs_and_die "$mode: the homepage had no successful recommendations call"
   [ "${served%.*}" -gt 0 ] || show_logs_and_die "$mode: the recommendations container answered no call"
   log "$mode: homepage from $site shows $books books; site's OK recommendation calls: $ok_calls; service's OK Recommend calls: $served"
+  local path
+  for path in /metrics /healthz /readyz; do
+    [ "$(status_of "$site$path")" = 404 ] || show_logs_and_die "$mode: the pages' port serves $path"
+  done
+  log "$mode: metrics and probes on the website's internal port only"
 
   # A clean stop: SIGTERM, drain, exit 0 (podman stop waits up to 15 s before SIGKILL).
   podman stop --time 15 "$WEBSITE_CONTAINER" "$SERVICE_CONTAINER" >/dev/null
   local status
   status="$(podman inspect --format '{{.State.ExitCode}}' "$SERVICE_CONTAINER")"
   [ "$status" = 0 ] || show_logs_and_die "$mode: the service exited with status $status on SIGTERM"
+  status="$(podman inspect --format '{{.State.ExitCode}}' "$WEBSITE_CONTAINER")"
+  [ "$status" = 0 ] || show_logs_and_die "$mode: the website exited with status $status on SIGTERM"
   podman rm "$WEBSITE_CONTAINER" "$SERVICE_CONTAINER" >/dev/null
   phase "$mode: homepage with live recommendations, clean stop"
 }

@@ -9,6 +9,7 @@ for src in clients/python/setup.py recommendations-service/src marketplace-djang
   mypy --config-file mypy.ini "$src"
 done
 mypy --config-file mypy.ini -p soak -p benchmarks -p ci.registry
+mypy --config-file mypy.ini ci/supervise.py
 # The compatibility check's code, as strictly as source (see mypy.ini).
 mypy --config-file mypy.ini --explicit-package-bases \
   tests/compat/runtimes.py tests/compat/check.py tests/compat/legacy_server.py

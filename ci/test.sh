@@ -25,6 +25,9 @@ ci/check_compat.sh
 log "end-to-end tests"
 ci/e2e.sh
 
+log "hostile input: slow clients against the website's server, signals against make run"
+pytest -q tests/hostile
+
 log "deployment checks"
 ci/check_deploy.sh
 

@@ -1,4 +1,8 @@
-"""docs/reliability.md and its plot, from the outcomes of a full run."""
+"""docs/reliability.md and its plot, from the outcomes of a full run.
+
+The report's last section, "Hostile input", is written by hand (its figures come from the tests
+it names, not from the soak): a full run keeps it as it is.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ if TYPE_CHECKING:
     from soak.scenarios.base import Outcome
 
 PLOT = "reliability-latency.png"
+KEPT_SECTION = "## Hostile input"
 _PLOTTED = {
     "sustained": "1. Sustained gRPC load (h2load, 64 streams): per second",
     "rolling_restart": "2. Rolling restart: homepage under wrk, per second",
@@ -31,8 +36,19 @@ def write(outcomes: list[tuple[Outcome, float]], docs: Path, *, total_seconds: f
     plot = docs / PLOT
     _plot([o for o, _ in outcomes if o.name in _PLOTTED], plot)
     markdown = docs / "reliability.md"
-    markdown.write_text(_markdown(outcomes, total_seconds))
+    kept = _kept_section(markdown)
+    written = _markdown(outcomes, total_seconds)
+    markdown.write_text(f"{written.rstrip()}\n\n{kept}" if kept else written)
     return [markdown, plot]
+
+
+def _kept_section(markdown: Path) -> str:
+    """The hand-written section at the end of the existing report ("" if there is none)."""
+    if not markdown.exists():
+        return ""
+    text = markdown.read_text()
+    start = text.find(f"\n{KEPT_SECTION}\n")
+    return "" if start < 0 else text[start + 1 :]
 
 
 def _markdown(outcomes: list[tuple[Outcome, float]], total_seconds: float) -> str:
@@ -48,8 +64,8 @@ def _markdown(outcomes: list[tuple[Outcome, float]], total_seconds: float) -> st
         "`make test` runs the same scenarios shortened (`ci/soak.sh --short`).",
         "",
         "Everything runs on 127.0.0.1 with real processes: `recommendations-server` replicas, the "
-        "website under gunicorn (production settings, two workers, round_robin over a static "
-        "list of replicas), `wrk` on the homepage in back-to-back one-second runs (8 "
+        "website under marketplace-server (production settings, two workers, round_robin over a "
+        "static list of replicas), `wrk` on the homepage in back-to-back one-second runs (8 "
         "connections), `h2load` for gRPC. Degraded pages are counted from the site's own "
         "metric `marketplace_recommendations_calls_total{grpc_code}`, gRPC outcomes from the "
         "service's `grpc_server_handled_total{grpc_method,grpc_code}`.",

@@ -1,6 +1,6 @@
 """BENCH-ONLY WSGI entry point: the static-data page plus one bare grpcio call per page.
 
-`gunicorn -c python:marketplace.gunicorn --pythonpath . benchmarks.web.floor_site:application`
+`PYTHONPATH=. marketplace-server benchmarks.web.floor_site:application`
 serves the static-data page of `static_site.py`, but every page first makes one blocking unary
 call with the least grpcio can do: a channel with no options, no stub, no serializers, no
 deadline, an empty request, to `benchmarks/baselines/bare_sync.py` (an empty reply). No gRPC
@@ -30,8 +30,8 @@ _call: grpc.UnaryUnaryMultiCallable[bytes, bytes] | None = None
 
 
 def _bare_call() -> grpc.UnaryUnaryMultiCallable[bytes, bytes]:
-    # Opened on a worker's first page, never in gunicorn's master: a channel must not cross
-    # the fork (the site's own module does the same).
+    # Opened on a worker's first page, never in a server's main process: a channel must
+    # not cross a fork (the site's own module does the same).
     global _call  # noqa: PLW0603  (one channel per worker process is this module's state)
     with _lock:
         if _call is None:

@@ -1,6 +1,6 @@
 """BENCH-ONLY WSGI entry point: the website with recommendations from fixed data (no gRPC call).
 
-`gunicorn -c python:marketplace.gunicorn --pythonpath . benchmarks.web.static_site:application`
+`PYTHONPATH=. marketplace-server benchmarks.web.static_site:application`
 serves exactly the production site, settings, middleware and templates, except that the
 storefront's one integration point, `storefront.recommendations.recommend`, returns three fixed
 books instead of calling the service. The views look the function up on the module at each

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.signed_cookies import SessionStore
 from django.test import Client
-from storefront.personalisation import as_user_id
+from storefront.personalisation import SESSION_KEY, as_user_id
 
 
 @pytest.mark.django_db
@@ -37,6 +39,32 @@ def test_a_signed_in_reader_is_known_by_their_user_id(client, recommendations_se
 
     (request,) = recommendations_server.requests
     assert int(request.reader_id) == user.pk
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "tampered", [True, False, -1, 2**31, 2**64, "42", 4.0, None, [7], {"id": 7}]
+)
+def test_a_session_value_that_is_no_reader_id_gets_a_fresh_one(
+    client, recommendations_server, tampered
+):
+    # A validly signed session cookie whose reader id is not one: the signing key leaked, or
+    # an older release stored something else there. The page must not fail.
+    session = SessionStore()
+    session[SESSION_KEY] = tampered
+    session.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+
+    first = client.get("/")
+    second = client.get("/category/mystery/")
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    ids = [request.user_id for request in recommendations_server.requests]
+    assert len(ids) == 2
+    assert ids[0] == ids[1], "the fresh id is kept in the session"
+    assert 0 <= ids[0] < 2**31
+    stored = SessionStore(session_key=client.cookies[settings.SESSION_COOKIE_NAME].value)
+    assert stored[SESSION_KEY] == ids[0]
 
 
 def test_any_integer_maps_into_the_non_negative_int32_range():

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import time
 
 import grpc
 import pytest
+from marketplace import metrics
 from storefront import recommendations
 
 from tests.servers import BOOKS_PER_CATEGORY, start
@@ -208,7 +210,7 @@ def test_unavailable_is_retried_by_the_channel(client, recommendations_server, c
 
 @pytest.mark.django_db
 def test_every_response_carries_the_security_headers(client, recommendations_server):
-    for path in ("/", "/category/mystery/", "/category/nope/", "/healthz"):
+    for path in ("/", "/category/mystery/", "/category/nope/"):
         response = client.get(path)
 
         assert response["X-Content-Type-Options"] == "nosniff"
@@ -219,30 +221,13 @@ def test_every_response_carries_the_security_headers(client, recommendations_ser
         assert "frame-ancestors 'none'" in policy
 
 
-def test_healthz_calls_no_dependency(client, nothing_listening, calls_counted):
-    response = client.get("/healthz")
-
-    assert response.status_code == 200
-    assert calls_counted("UNAVAILABLE") == 0
-
-
-@pytest.mark.django_db
-def test_readyz_answers_when_the_database_does(client):
-    response = client.get("/readyz")
-
-    assert response.status_code == 200
-    assert response.content == b"ready\n"
-
-
 @pytest.mark.django_db
 def test_metrics_count_requests_per_view_and_call_outcomes(client, nothing_listening):
     client.get("/")
     client.get("/category/mystery/")
 
-    response = client.get("/metrics")
+    text = metrics.exposition().decode()
 
-    assert response.status_code == 200
-    text = response.content.decode()
     assert 'marketplace_recommendations_calls_total{grpc_code="UNAVAILABLE"}' in text
     assert re.search(
         r'marketplace_http_requests_total\{method="GET",status="200",view="storefront:home"\} \d',
@@ -250,3 +235,51 @@ def test_metrics_count_requests_per_view_and_call_outcomes(client, nothing_liste
     )
     bucket = 'marketplace_http_request_duration_seconds_bucket{le="0.5",view="storefront:category"}'
     assert bucket in text
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/healthz", "/readyz"])
+def test_the_pages_port_has_no_metrics_or_probes(client, path):
+    assert client.get(path).status_code == 404
+
+
+@pytest.fixture
+def site_log():
+    """What the site's configured console handler writes, while the test runs."""
+    handlers = logging.getLogger("django").handlers
+    (handler,) = [h for h in handlers if type(h) is logging.StreamHandler]
+    written = io.StringIO()
+    previous = handler.setStream(written)
+    yield written
+    handler.setStream(previous)
+
+
+def test_a_disallowed_host_is_a_400_logged_on_one_line(client, site_log):
+    response = client.get("/", HTTP_HOST="attacker.example")
+
+    assert response.status_code == 400
+    logged = site_log.getvalue()
+    assert logged.count("\n") == 1, logged
+    assert " ERROR django.security.DisallowedHost " in logged
+    assert "'attacker.example'" in logged
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/category/mystery/"])
+@pytest.mark.parametrize(
+    "method", ["POST", "PUT", "PATCH", "DELETE", "TRACE", "OPTIONS", "CONNECT", "PROPFIND"]
+)
+def test_pages_answer_only_get_and_head(client, recommendations_server, path, method):
+    response = client.generic(method, path, data=b"x=1")
+
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert recommendations_server.requests == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/category/mystery/"])
+def test_head_answers_like_get_without_a_body(client, recommendations_server, path):
+    response = client.head(path)
+
+    assert response.status_code == 200
+    assert response.content == b""

@@ -1,8 +1,8 @@
 """Starting processes, stopping them, and reading what the kernel knows about them.
 
 Every process is started in its own session (its own process group), so stopping it also stops
-what it forked (gunicorn's workers), and `Supervisor.close` leaves nothing running whatever
-happened before: the scenarios run it from a `finally`, and `python -m soak` turns SIGTERM
+what it started (the website server's workers), and `Supervisor.close` leaves nothing running
+whatever happened before: the scenarios run it from a `finally`, and `python -m soak` turns SIGTERM
 and SIGHUP into an ordinary exit so that the `finally` runs then too.
 """
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
 # Variables of the services that must not leak from the caller's shell into a started process.
-_OWN_PREFIXES = ("RECOMMENDATIONS_", "DJANGO_", "GUNICORN_", "PROMETHEUS_", "WEB_CONCURRENCY")
+_OWN_PREFIXES = ("RECOMMENDATIONS_", "DJANGO_", "MARKETPLACE_", "PROMETHEUS_", "WEB_CONCURRENCY")
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 # Where the virtual environment's commands live (the interpreter running this code is in it).
 BIN = Path(sys.executable).parent

@@ -1,4 +1,4 @@
-"""The website under gunicorn, configured as in production, on a loopback port."""
+"""The website under `marketplace-server`, configured as in production, on loopback ports."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import http.client
 import secrets
 import subprocess
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,7 +71,8 @@ def prepare_site(workdir: Path) -> None:
 
 @dataclass
 class Website:
-    """gunicorn serving `marketplace.wsgi` (or another WSGI module) with the site's config."""
+    """`marketplace-server` serving `marketplace.wsgi` (or another WSGI application) with the
+    site's configuration: pages on `port`, metrics and probes on `internal_port`."""
 
     supervisor: Supervisor
     name: str
@@ -78,10 +80,11 @@ class Website:
     target: str
     workers: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
-    app: str = "marketplace.wsgi"
+    app: str = "marketplace.wsgi:application"
     pythonpath: Path | None = None
     cpu: int | None = None
     port: int = field(default_factory=free_port)
+    internal_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -90,44 +93,47 @@ class Website:
         return f"http://127.0.0.1:{self.port}/"
 
     @property
+    def internal_url(self) -> str:
+        """The internal port's base URL (metrics and probes), with a trailing slash."""
+        return f"http://127.0.0.1:{self.internal_port}/"
+
+    @property
     def pid(self) -> int:
-        """gunicorn's master process id."""
+        """The server's main process id (its workers are its children)."""
         assert self.process is not None, f"{self.name} is not running"
         return self.process.pid
 
     def start(self) -> None:
-        """Start gunicorn and return once /healthz answers 200."""
+        """Start the server and return once its internal /readyz and its homepage answer 200."""
         prepare_site(self.workdir)
-        env = site_environment(
-            self.workdir,
-            {
-                "RECOMMENDATIONS_TARGET": self.target,
-                "GUNICORN_BIND": f"127.0.0.1:{self.port}",
-                "WEB_CONCURRENCY": str(self.workers),
-                **self.extra_env,
-            },
-        )
-        argv = [str(BIN / "gunicorn"), "-c", "python:marketplace.gunicorn"]
+        extra = {
+            "RECOMMENDATIONS_TARGET": self.target,
+            "MARKETPLACE_BIND": "127.0.0.1",
+            "MARKETPLACE_PORT": str(self.port),
+            "MARKETPLACE_INTERNAL_PORT": str(self.internal_port),
+            "WEB_CONCURRENCY": str(self.workers),
+            **self.extra_env,
+        }
         if self.pythonpath is not None:
-            argv += ["--pythonpath", str(self.pythonpath)]
-        self.process = self.supervisor.start(
-            self.name, [*argv, self.app], env, cwd=self.workdir, cpu=self.cpu
-        )
+            extra["PYTHONPATH"] = str(self.pythonpath)
+        env = site_environment(self.workdir, extra)
+        argv = [str(BIN / "marketplace-server"), self.app]
+        self.process = self.supervisor.start(self.name, argv, env, cwd=self.workdir, cpu=self.cpu)
 
         def healthy() -> bool:
             if self.process is not None and self.process.poll() is not None:
                 log = self.supervisor.log_of(self.name).read_text()[-2000:]
                 raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{log}")
             try:
-                return self.get("/healthz").status == 200
+                return _status(f"{self.internal_url}readyz") == 200 and self.get("/").status == 200
             except OSError:
                 return False
 
         if not wait_until(healthy, timeout=30, interval=0.1):
-            raise RuntimeError(f"{self.name} did not answer /healthz within 30 s")
+            raise RuntimeError(f"{self.name} was not ready and serving within 30 s")
 
     def stop(self) -> int:
-        """Stop gunicorn (SIGTERM to its process group) and return its exit status."""
+        """Stop the server (SIGTERM to its process group) and return its exit status."""
         assert self.process is not None, f"{self.name} is not running"
         status = self.supervisor.stop(self.process)
         self.process = None
@@ -151,9 +157,14 @@ class Website:
         )
 
     def metrics(self) -> list[Sample]:
-        """The site's Prometheus samples (all workers summed)."""
-        return scrape(f"{self.url}metrics")
+        """The site's Prometheus samples (all workers summed), from the internal port."""
+        return scrape(f"{self.internal_url}metrics")
 
     def calls(self) -> dict[str, float]:
         """Recommendation calls so far by gRPC code: anything but OK is a degraded page."""
         return by_label(self.metrics(), CALLS, "grpc_code")
+
+
+def _status(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310  (loopback http)
+        return int(response.status)

@@ -94,7 +94,7 @@ def run(context: Context) -> Outcome:
         if len(rates) > 2
         else f"{len(rates)} one-second slices",
     )
-    # Two gunicorn workers, each with a connection that lives about 1 to 2 seconds.
+    # Two website workers, each with a connection that lives about 1 to 2 seconds.
     expected = seconds / (_MAX_AGE_SECONDS + 1)
     outcome.promise(
         len(peers) >= expected,

@@ -97,7 +97,7 @@ def _drive(
     timeline.full_at = now()
     outcome.event(timeline.full_at, "first full page" if timeline.recovered else "no full page")
     replicas[0].wait_serving()
-    # Each gunicorn worker has its own channel and reconnect backoff: the site is whole again
+    # Each website worker has its own channel and reconnect backoff: the site is whole again
     # when its count of failed calls has stopped growing (for a second).
     failures, timeline.whole_at = _failures(site), now()
     while now() - timeline.whole_at < 1.0 and now() - timeline.restart_at < 15:

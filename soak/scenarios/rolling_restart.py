@@ -1,8 +1,8 @@
 """2. Rolling restart with zero loss.
 
-Two replicas (drain delay 2 s) behind the website (gunicorn, two workers, round_robin over the
-static list of both), wrk on the homepage throughout. SIGTERM replica A, start it again, then
-the same for B (three rounds in the full run, one in --short).
+Two replicas (drain delay 2 s) behind the website (marketplace-server, two workers, round_robin
+over the static list of both), wrk on the homepage throughout. SIGTERM replica A, start it
+again, then the same for B (three rounds in the full run, one in --short).
 Promises: not one non-200 answer, not one degraded page (the site's own metric), every
 replica exits 0 on SIGTERM, and the site calls each restarted replica again within 3 s.
 """

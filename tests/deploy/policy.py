@@ -24,9 +24,12 @@ GRPC_PORT = 50051
 HEALTH_PORT = 50052
 SERVICE_METRICS_PORT = 9464
 WEBSITE_PORT = 8000
+WEBSITE_INTERNAL_PORT = 9000
+MONITORING = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
 NAMESPACE = "bookshop"
 PART_OF = ("app.kubernetes.io/part-of", "bookshop")
 MAX_CONNECTION_AGE_ENV = "RECOMMENDATIONS_MAX_CONNECTION_AGE_SECONDS"
+REFLECTION_ENV = "RECOMMENDATIONS_REFLECTION"
 DEFAULT_GRACE_SECONDS = 10
 MAX_DRAIN_SECONDS = 10
 SERVICE_TLS_ENV = (
@@ -50,11 +53,16 @@ class Expectations:
     tls: bool
     network_policies: bool
     exposure: str  # "LoadBalancer" (a Service) or "Ingress"
+    reflection: bool  # gRPC server reflection on the service
 
 
 OVERLAYS = {
-    "dev": Expectations(replicas=1, tls=False, network_policies=False, exposure="LoadBalancer"),
-    "production": Expectations(replicas=3, tls=True, network_policies=True, exposure="Ingress"),
+    "dev": Expectations(
+        replicas=1, tls=False, network_policies=False, exposure="LoadBalancer", reflection=True
+    ),
+    "production": Expectations(
+        replicas=3, tls=True, network_policies=True, exposure="Ingress", reflection=False
+    ),
 }
 
 
@@ -154,6 +162,10 @@ def _selects(selector: Manifest, labels: dict[str, str]) -> bool:
         return False
     wanted: dict[str, str] = selector.get("matchLabels", {})
     return all(labels.get(key) == value for key, value in wanted.items())
+
+
+def _declared_ports(deployment: Manifest) -> set[int]:
+    return {p["containerPort"] for c in _containers(deployment) for p in c.get("ports", [])}
 
 
 def _pod_labels(deployment: Manifest) -> dict[str, str]:
@@ -304,12 +316,12 @@ def _autoscalers(rendered: Rendered, expect: Expectations) -> Iterator[Violation
 
 @_rule
 def _scrape_annotations(rendered: Rendered, expect: Expectations) -> Iterator[Violation]:
-    for name, port in ((SERVICE, SERVICE_METRICS_PORT), (WEBSITE, WEBSITE_PORT)):
+    for name, port in ((SERVICE, SERVICE_METRICS_PORT), (WEBSITE, WEBSITE_INTERNAL_PORT)):
         deployment = rendered.get("Deployment", name)
         if deployment is None:
             continue
         annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
-        declared = {p["containerPort"] for c in _containers(deployment) for p in c.get("ports", [])}
+        declared = _declared_ports(deployment)
         if (
             annotations.get("prometheus.io/scrape") != "true"
             or annotations.get("prometheus.io/port") != str(port)
@@ -405,15 +417,52 @@ def _http_probes(rendered: Rendered, expect: Expectations) -> Iterator[Violation
     if deployment is None:
         return
     container = _main_container(deployment)
+    internal = {WEBSITE_INTERNAL_PORT, *_port_names(deployment, WEBSITE_INTERNAL_PORT)}
     for probe, path in (
         ("startupProbe", "/healthz"),
         ("livenessProbe", "/healthz"),
         ("readinessProbe", "/readyz"),
     ):
-        if container.get(probe, {}).get("httpGet", {}).get("path") != path:
+        get = container.get(probe, {}).get("httpGet", {})
+        if get.get("path") != path or get.get("port") not in internal:
             yield Violation(
-                "http-probes", _where(deployment, container), f"{probe} must GET {path}"
+                "http-probes",
+                _where(deployment, container),
+                f"{probe} must GET {path} on the internal port {WEBSITE_INTERNAL_PORT}",
             )
+
+
+@_rule
+def _internal_port(rendered: Rendered, expect: Expectations) -> Iterator[Violation]:
+    # Metrics and probes are on the website's internal port: no Service may lead to it, and only
+    # Prometheus's namespace may reach it (kubelet probes are not subject to NetworkPolicy).
+    deployment = rendered.get("Deployment", WEBSITE)
+    if deployment is None:
+        return
+    internal = {WEBSITE_INTERNAL_PORT, *_port_names(deployment, WEBSITE_INTERNAL_PORT)}
+    if WEBSITE_INTERNAL_PORT not in _declared_ports(deployment):
+        yield Violation(
+            "internal-port", _where(deployment), f"port {WEBSITE_INTERNAL_PORT} is not declared"
+        )
+    labels = _pod_labels(deployment)
+    for service in rendered.of_kind("Service"):
+        if not _selects(service["spec"].get("selector", {}), labels):
+            continue
+        for port in service["spec"].get("ports", []):
+            if port.get("targetPort", port.get("port")) in internal:
+                yield Violation(
+                    "internal-port", _where(service), "exposes the website's internal port"
+                )
+    for policy in rendered.of_kind("NetworkPolicy"):
+        if not _selects(policy["spec"]["podSelector"], labels):
+            continue
+        for rule in _allows(policy, WEBSITE_INTERNAL_PORT, internal - {WEBSITE_INTERNAL_PORT}):
+            if any(peer != MONITORING for peer in rule.get("from") or [{}]):
+                yield Violation(
+                    "internal-port",
+                    _where(policy),
+                    f"port {WEBSITE_INTERNAL_PORT} must admit Prometheus's namespace only",
+                )
 
 
 @_rule
@@ -428,6 +477,22 @@ def _secrets(rendered: Rendered, expect: Expectations) -> Iterator[Violation]:
     for secret in rendered.of_kind("Secret"):
         yield Violation(
             "secrets", _where(secret), "Secrets are created by the operator, not kept in git"
+        )
+
+
+@_rule
+def _reflection(rendered: Rendered, expect: Expectations) -> Iterator[Violation]:
+    # The service serves reflection unless RECOMMENDATIONS_REFLECTION says false.
+    deployment = rendered.get("Deployment", SERVICE)
+    if deployment is None:
+        return
+    value = _env_value(_main_container(deployment), REFLECTION_ENV) or "true"
+    if (value.lower() != "false") != expect.reflection:
+        wanted = "on" if expect.reflection else "off"
+        yield Violation(
+            "reflection",
+            _where(deployment),
+            f"gRPC reflection must be {wanted} here ({REFLECTION_ENV}={value!r})",
         )
 
 
@@ -454,22 +519,18 @@ def _env_references(rendered: Rendered, expect: Expectations) -> Iterator[Violat
 
 @_rule
 def _allowed_hosts(rendered: Rendered, expect: Expectations) -> Iterator[Violation]:
-    # Kubelet probes and Prometheus scrapes send the pod's IP as Host; Django answers 400 to a
-    # host it does not allow, so the pod's IP (from the downward API) must be allowed.
+    # Only the pages look at Host (probes and scrapes use the internal port): a public
+    # deployment names its host names, never "*".
     deployment = rendered.get("Deployment", WEBSITE)
     if deployment is None:
         return
     container = _main_container(deployment)
-    hosts = (_env_value(container, "DJANGO_ALLOWED_HOSTS") or "").split(",")
-    pod_ip = _env(container).get("POD_IP", {}).get("valueFrom", {}).get("fieldRef", {})
+    hosts = [h for h in (_env_value(container, "DJANGO_ALLOWED_HOSTS") or "").split(",") if h]
     where = _where(deployment, container)
-    if "*" in hosts:
-        if expect.exposure == "Ingress":
-            yield Violation("allowed-hosts", where, "a public deployment must not allow any Host")
-    elif "$(POD_IP)" not in hosts or pod_ip.get("fieldPath") != "status.podIP":
-        yield Violation(
-            "allowed-hosts", where, "DJANGO_ALLOWED_HOSTS must include $(POD_IP) (status.podIP)"
-        )
+    if not hosts:
+        yield Violation("allowed-hosts", where, "DJANGO_ALLOWED_HOSTS is not set")
+    elif "*" in hosts and expect.exposure == "Ingress":
+        yield Violation("allowed-hosts", where, "a public deployment must not allow any Host")
 
 
 @_rule
@@ -561,6 +622,7 @@ def _network_policies(rendered: Rendered, expect: Expectations) -> Iterator[Viol
         (service, GRPC_PORT, True),
         (service, SERVICE_METRICS_PORT, False),
         (website, WEBSITE_PORT, False),
+        (website, WEBSITE_INTERNAL_PORT, False),
     ):
         labels = _pod_labels(deployment)
         rules = [

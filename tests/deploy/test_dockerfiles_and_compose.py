@@ -4,11 +4,13 @@ only inside the compose network, and certificates mounted as secrets rather than
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from policy import WEBSITE_INTERNAL_PORT, WEBSITE_PORT
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILES = ["recommendations-service/Dockerfile", "marketplace-django/Dockerfile"]
@@ -97,3 +99,26 @@ def test_compose_exposes_only_the_website_and_mounts_certificates_as_secrets() -
     for container in (service, website):
         assert container["read_only"] is True
         assert container["cap_drop"] == ["ALL"]
+
+
+def _website_server_ports() -> tuple[int, int]:
+    """PORT and INTERNAL_PORT as `marketplace.server` defines them (read, not imported: the
+    deployment checks run without the site installed)."""
+    source = ROOT / "marketplace-django" / "src" / "marketplace" / "server.py"
+    constants = {
+        target.id: node.value.value
+        for node in ast.parse(source.read_text()).body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    return constants["PORT"], constants["INTERNAL_PORT"]
+
+
+def test_every_copy_of_the_website_ports_is_the_servers() -> None:
+    port, internal = _website_server_ports()
+    assert (port, internal) == (WEBSITE_PORT, WEBSITE_INTERNAL_PORT)
+    exposed = [a for i, a in _instructions("marketplace-django/Dockerfile") if i == "EXPOSE"]
+    assert exposed == [f"{port} {internal}"]
+    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+    assert compose["services"]["marketplace"]["ports"] == [f"127.0.0.1:{port}:{port}"]

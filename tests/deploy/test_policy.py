@@ -275,21 +275,46 @@ def _default_namespace(m: list[Manifest]) -> None:
     del _find(m, "NetworkPolicy", "recommendations")["metadata"]["namespace"]
 
 
-def _pod_ip_after_its_use(m: list[Manifest]) -> None:
+def _reference_before_definition(m: list[Manifest]) -> None:
     env = _container(m, "marketplace")["env"]
-    pod_ip = next(e for e in env if e["name"] == "POD_IP")
-    env.remove(pod_ip)
-    env.append(pod_ip)
+    env.insert(0, {"name": "GREETING", "value": "served at $(DJANGO_ALLOWED_HOSTS)"})
 
 
 def _any_host_in_production(m: list[Manifest]) -> None:
     _set_env(m, "marketplace", "DJANGO_ALLOWED_HOSTS", "*")
 
 
-def _public_host_only(m: list[Manifest]) -> None:
-    env = _container(m, "marketplace")["env"]
-    hosts = next(e for e in env if e["name"] == "DJANGO_ALLOWED_HOSTS")
-    hosts["value"] = "shop.example.com"
+def _no_hosts(m: list[Manifest]) -> None:
+    _drop_env(m, "marketplace", "DJANGO_ALLOWED_HOSTS")
+
+
+def _probe_on_pages_port(m: list[Manifest]) -> None:
+    _container(m, "marketplace")["livenessProbe"]["httpGet"]["port"] = "http"
+
+
+def _scrape_on_pages_port(m: list[Manifest]) -> None:
+    annotations = _find(m, "Deployment", "marketplace")["spec"]["template"]["metadata"][
+        "annotations"
+    ]
+    annotations["prometheus.io/port"] = "8000"
+
+
+def _service_exposes_internal_port(m: list[Manifest]) -> None:
+    ports = _find(m, "Service", "marketplace")["spec"]["ports"]
+    ports.append({"name": "internal", "port": 9000, "targetPort": "internal"})
+
+
+def _ingress_reaches_internal_port(m: list[Manifest]) -> None:
+    rules = _find(m, "NetworkPolicy", "marketplace")["spec"]["ingress"]
+    rules[0]["ports"].append({"protocol": "TCP", "port": 9000})
+
+
+def _reflection_in_production(m: list[Manifest]) -> None:
+    _drop_env(m, "recommendations", "RECOMMENDATIONS_REFLECTION")
+
+
+def _no_reflection_in_dev(m: list[Manifest]) -> None:
+    _set_env(m, "recommendations", "RECOMMENDATIONS_REFLECTION", "false")
 
 
 MUTATIONS: list[tuple[str, Callable[[list[Manifest]], None], str]] = [
@@ -333,9 +358,15 @@ MUTATIONS: list[tuple[str, Callable[[list[Manifest]], None], str]] = [
     ("production", _website_unreachable, "network-policies"),
     ("production", _unlabelled, "labels"),
     ("production", _default_namespace, "namespace"),
-    ("production", _pod_ip_after_its_use, "env-references"),
+    ("production", _reference_before_definition, "env-references"),
     ("production", _any_host_in_production, "allowed-hosts"),
-    ("production", _public_host_only, "allowed-hosts"),
+    ("dev", _no_hosts, "allowed-hosts"),
+    ("production", _probe_on_pages_port, "http-probes"),
+    ("dev", _scrape_on_pages_port, "scrape-annotations"),
+    ("dev", _service_exposes_internal_port, "internal-port"),
+    ("production", _ingress_reaches_internal_port, "internal-port"),
+    ("production", _reflection_in_production, "reflection"),
+    ("dev", _no_reflection_in_dev, "reflection"),
 ]
 
 

@@ -1,8 +1,8 @@
 """Both real services, started as processes on free ports, and Debian's chromium for Playwright.
 
 The recommendations service serves a catalog built from its packaged CSV; the website runs as in
-production (gunicorn, prod settings, whitenoise serving collected static files), except that it
-is reached over plain HTTP on loopback.
+production (marketplace-server, prod settings, whitenoise serving collected static files), except
+that it is reached over plain HTTP on loopback.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def free_port():
 
 def clean_env(**values):
     """This process's environment without any service settings, plus `values`."""
-    prefixes = ("DJANGO_", "RECOMMENDATIONS_", "PROMETHEUS_", "DATABASE_URL", "GUNICORN_")
+    prefixes = ("DJANGO_", "RECOMMENDATIONS_", "PROMETHEUS_", "DATABASE_URL", "MARKETPLACE_")
     env = {key: value for key, value in os.environ.items() if not key.startswith(prefixes)}
     return {**env, **values}
 
@@ -111,8 +111,8 @@ def recommendations_service(workdir):
 
 
 def serve_website(workdir, name, recommendations_target):
-    """Start the website under gunicorn with production settings; returns it and its URL."""
-    port = free_port()
+    """Start the website (marketplace-server) with production settings; returns it and its URL."""
+    port, internal_port = free_port(), free_port()
     env = clean_env(
         DJANGO_SETTINGS_MODULE="marketplace.settings.prod",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
@@ -121,7 +121,9 @@ def serve_website(workdir, name, recommendations_target):
         DJANGO_STATIC_ROOT=str(workdir / f"{name}-static"),
         DATABASE_URL=f"sqlite:///{workdir / f'{name}.sqlite3'}",
         RECOMMENDATIONS_TARGET=recommendations_target,
-        GUNICORN_BIND=f"127.0.0.1:{port}",
+        MARKETPLACE_BIND="127.0.0.1",
+        MARKETPLACE_PORT=str(port),
+        MARKETPLACE_INTERNAL_PORT=str(internal_port),
         WEB_CONCURRENCY="2",
     )
     manage = [sys.executable, ROOT / "marketplace-django" / "manage.py"]
@@ -129,14 +131,15 @@ def serve_website(workdir, name, recommendations_target):
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True)
     log = (workdir / f"{name}.log").open("w")
     process = subprocess.Popen(
-        [BIN / "gunicorn", "-c", "python:marketplace.gunicorn", "marketplace.wsgi"],
+        [BIN / "marketplace-server"],
         env=env,
         cwd=workdir,
         stdout=log,
         stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: answers(base + "/readyz"), process, f"gunicorn ({name})")
+    ready = f"http://127.0.0.1:{internal_port}/readyz"
+    wait_until(lambda: answers(ready) and answers(base + "/"), process, f"the website ({name})")
     return process, base
 
 

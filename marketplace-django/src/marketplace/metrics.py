@@ -1,8 +1,9 @@
-"""Prometheus metrics for the website: requests and latency per view, and the /metrics page.
+"""Prometheus metrics for the website: requests and latency per view, and their exposition.
 
 prometheus-client directly rather than django-prometheus: the site needs two HTTP metrics
-labelled by view, and they must aggregate across gunicorn workers through prometheus-client's
-multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set up by `marketplace.gunicorn`).
+labelled by view, and they must aggregate across the server's worker processes through
+prometheus-client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set up by `marketplace.server`).
+The exposition is served on the internal port (`marketplace.internal`), never with the pages.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from django.http import HttpResponse
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
@@ -25,7 +24,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from django.http import HttpRequest
+    from django.http import HttpRequest, HttpResponse
 
 REQUESTS = Counter(
     "marketplace_http_requests",
@@ -61,10 +60,11 @@ class RequestMetricsMiddleware:
         return response
 
 
-def metrics(request: HttpRequest) -> HttpResponse:
-    """Every metric of this process, or of all gunicorn workers in multiprocess mode."""
+def exposition() -> bytes:
+    """Every metric in Prometheus' text format: of all workers in multiprocess mode (when
+    PROMETHEUS_MULTIPROC_DIR is set), else of this process."""
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    return generate_latest(registry)

@@ -1,16 +1,12 @@
-"""The site's URLs: the storefront's pages plus the operational endpoints."""
+"""The site's URLs: the storefront's pages. Metrics and probes are on the internal port
+(`marketplace.internal`), not here."""
 
 from __future__ import annotations
 
 from django.urls import include, path
 
-from marketplace import health, metrics
-
 urlpatterns = [
     path("", include("storefront.urls")),
-    path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
-    path("metrics", metrics.metrics, name="metrics"),
 ]
 
 handler404 = "storefront.views.not_found"

@@ -1,4 +1,4 @@
-"""The WSGI application gunicorn serves; production settings unless told otherwise."""
+"""The WSGI application marketplace-server serves; production settings unless told otherwise."""
 
 from __future__ import annotations
 

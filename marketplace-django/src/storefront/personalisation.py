@@ -26,12 +26,18 @@ def as_user_id(value: int) -> int:
 
 
 def reader_id(request: HttpRequest) -> int:
-    """The personalisation key of the reader making `request`."""
+    """The personalisation key of the reader making `request`.
+
+    Whatever the session holds under SESSION_KEY that is not a valid id (a bool, a string, a
+    float, an int out of range: the session is a cookie, and a cookie can be anything) is
+    replaced by a fresh id; it never fails the page.
+    """
     user = request.user
     if user.is_authenticated:
         return as_user_id(int(user.pk))
     stored = request.session.get(SESSION_KEY)
-    if isinstance(stored, int) and 0 <= stored < _INT32_LIMIT:
+    # `type(...) is int`, not isinstance: bool is a subclass of int, and protobuf refuses it.
+    if type(stored) is int and 0 <= stored < _INT32_LIMIT:
         return stored
     fresh = secrets.randbelow(_INT32_LIMIT)
     request.session[SESSION_KEY] = fresh

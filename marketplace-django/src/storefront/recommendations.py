@@ -10,9 +10,9 @@ before 1.2.0, during a rolling upgrade) answers UNIMPLEMENTED, and the call is m
 the deprecated v1, which has no pages: the reader gets the first books of the category, without
 authors from a server older than 1.1.0.
 
-One channel per process, opened on first use and never at import: gunicorn loads the site in its
-master and forks the workers, and a gRPC channel must not cross a fork. The channel remembers
-the pid that opened it; a process that finds a channel of another pid opens its own.
+One channel per process, opened on first use and never at import: a gRPC channel must not cross
+a fork (a server that loads the site once and forks its workers would share it). The channel
+remembers the pid that opened it; a process that finds a channel of another pid opens its own.
 
 Resilience comes from gRPC itself, configured here once: a deadline on every call, retries of
 UNAVAILABLE through the service config's retry policy, round_robin over every address the target

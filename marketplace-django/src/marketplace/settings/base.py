@@ -130,8 +130,13 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
     },
+    "filters": {"without_traceback": {"()": "marketplace.logging_filters.WithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": _LOG_LEVEL},
-    # Replaces Django's own console handler, which would print its records a second time.
-    "loggers": {"django": {"handlers": ["console"], "level": _LOG_LEVEL, "propagate": False}},
+    "loggers": {
+        # Replaces Django's own console handler, which would print its records a second time.
+        "django": {"handlers": ["console"], "level": _LOG_LEVEL, "propagate": False},
+        # Any client can send any Host: one line each, not a traceback of Django's internals.
+        "django.security.DisallowedHost": {"filters": ["without_traceback"]},
+    },
 }

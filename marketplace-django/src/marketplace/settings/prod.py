@@ -6,17 +6,28 @@ terminates TLS, the proxy must set `X-Forwarded-Proto: https` (and strip it from
 
 from __future__ import annotations
 
+from marketplace.settings import committed_keys
 from marketplace.settings import environment as env
 from marketplace.settings.base import *  # noqa: F403
 
+# A key signs sessions and CSRF tokens: long, varied (Django's own check asks for only 5
+# different characters; 50 random URL-safe characters have about 40), and known to no one else.
+KEY_LENGTH, KEY_VARIETY = 50, 20
 _KEY_FORM = (
-    "a random string of at least 50 characters, "
+    f"a random string of at least {KEY_LENGTH} characters, {KEY_VARIETY} of them different, "
+    "never one in the repository, "
     "e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'"
 )
 
 DEBUG = False
 SECRET_KEY = env.required("DJANGO_SECRET_KEY", _KEY_FORM)
-if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
+if SECRET_KEY.strip() in committed_keys.ALL:
+    env.refuse("DJANGO_SECRET_KEY", "is a key committed to the repository", _KEY_FORM)
+if (
+    len(SECRET_KEY) < KEY_LENGTH
+    or len(set(SECRET_KEY)) < KEY_VARIETY
+    or SECRET_KEY.startswith("django-insecure-")
+):
     env.refuse("DJANGO_SECRET_KEY", "is too weak", _KEY_FORM)
 ALLOWED_HOSTS = env.words("DJANGO_ALLOWED_HOSTS", [])
 if not ALLOWED_HOSTS:
@@ -29,10 +40,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# Plain HTTP is redirected to HTTPS, except the endpoints that probes and Prometheus call
-# inside the cluster. DJANGO_SECURE_SSL_REDIRECT=false is for local runs over plain HTTP.
+# Plain HTTP is redirected to HTTPS (probes and Prometheus use the internal port, which is not
+# Django's). DJANGO_SECURE_SSL_REDIRECT=false is for local runs over plain HTTP.
 SECURE_SSL_REDIRECT = env.boolean("DJANGO_SECURE_SSL_REDIRECT", True)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True

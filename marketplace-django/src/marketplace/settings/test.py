@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from marketplace.settings import committed_keys
 from marketplace.settings.base import *  # noqa: F403
 
-SECRET_KEY = "test-only-secret-key-used-by-the-marketplace-test-suite-0123456789"  # noqa: S105
+SECRET_KEY = committed_keys.TEST
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

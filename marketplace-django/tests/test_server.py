@@ -1,0 +1,175 @@
+"""The production server, `marketplace-server`: two workers whose metrics add up on the internal
+port, which alone serves /metrics and the probes, and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.servers import unused_port
+
+BIN = Path(sys.executable).parent
+
+
+def fetch(url, method="GET"):
+    """(status, body) of a request, whatever the status."""
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def answers(url):
+    try:
+        return fetch(url)[0] == 200
+    except OSError:
+        return False
+
+
+def sample(text, name, labels):
+    pattern = re.escape(name + "{" + labels + "}") + r" ([0-9.e+]+)"
+    found = re.search(pattern, text)
+    return float(found.group(1)) if found else 0.0
+
+
+def worker_pids(master):
+    """The worker processes (multiprocessing's spawned children; not its resource tracker)."""
+    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+    return [
+        int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
+def start_server(tmp_path, **settings):
+    """marketplace-server with production settings on two loopback ports, plus `settings`;
+    returns the process, the pages' base URL, the internal port's base URL and the log, once
+    both workers serve."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(
+            ("DJANGO_", "RECOMMENDATIONS_", "PROMETHEUS_", "MARKETPLACE_", "DATABASE_URL")
+        )
+    }
+    port, internal = unused_port(), unused_port()
+    env.update(
+        DJANGO_SETTINGS_MODULE="marketplace.settings.prod",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        DJANGO_STATIC_ROOT=str(tmp_path / "static"),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        RECOMMENDATIONS_TARGET=f"127.0.0.1:{unused_port()}",
+        MARKETPLACE_BIND="127.0.0.1",
+        MARKETPLACE_PORT=str(port),
+        MARKETPLACE_INTERNAL_PORT=str(internal),
+        WEB_CONCURRENCY="2",
+    )
+    env.update(settings)
+    subprocess.run([BIN / "django-admin", "collectstatic", "--noinput", "-v0"], env=env, check=True)
+    log = tmp_path / "server.log"
+    process = subprocess.Popen(
+        [BIN / "marketplace-server"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
+    base, internal_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal}"
+    deadline = time.monotonic() + 30
+    while not (
+        answers(internal_base + "/healthz")
+        and answers(base + "/")
+        and len(worker_pids(process)) == 2
+    ):
+        assert process.poll() is None, f"marketplace-server exited:\n{log.read_text()}"
+        assert time.monotonic() < deadline, "marketplace-server did not start two workers"
+        time.sleep(0.1)
+    return process, base, internal_base, log
+
+
+def stop(process, log):
+    """SIGTERM; the server must then exit 0."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0, log.read_text()[-2000:]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A running marketplace-server (see start_server), stopped after the test."""
+    started = start_server(tmp_path)
+    yield started
+    stop(started[0], started[3])
+
+
+def test_metrics_add_up_across_workers_and_survive_a_dead_worker(server):
+    process, base, internal, log = server
+    before, _ = fetch(internal + "/metrics")
+    assert before == 200
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        pages = list(pool.map(lambda _: fetch(base + "/"), range(24)))
+
+    assert all(status == 200 for status, _ in pages)
+    assert all("Recommendations are unavailable right now." in page for _, page in pages)
+    # Both workers served pages (the log line carries the pid), so /metrics must add them up.
+    warnings = re.findall(r" WARNING storefront.recommendations (\d+) ", log.read_text())
+    assert len(warnings) == 24 + 1  # the fixture's own first page load
+    assert len(set(warnings)) == 2
+    _, text = fetch(internal + "/metrics")
+    unavailable = 'grpc_code="UNAVAILABLE"'
+    assert sample(text, "marketplace_recommendations_calls_total", unavailable) == 25
+    home = 'method="GET",status="200",view="storefront:home"'
+    assert sample(text, "marketplace_http_requests_total", home) == 25
+
+    os.kill(worker_pids(process)[0], signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while len(worker_pids(process)) < 2 or not answers(base + "/"):
+        assert time.monotonic() < deadline, "the server did not replace the worker"
+        time.sleep(0.1)
+    _, text = fetch(internal + "/metrics")
+    assert sample(text, "marketplace_recommendations_calls_total", unavailable) >= 25
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/healthz", "/readyz"])
+def test_metrics_and_probes_are_on_the_internal_port_only(server, path):
+    _, base, internal, _ = server
+
+    assert fetch(base + path)[0] == 404
+    assert fetch(internal + path)[0] == 200
+    assert fetch(internal + path, method="POST")[0] == 405
+
+
+def test_the_internal_port_serves_nothing_else(server):
+    _, _, internal, _ = server
+
+    assert fetch(internal + "/")[0] == 404
+    assert fetch(internal + "/category/mystery/")[0] == 404
+
+
+def test_readyz_is_503_while_the_database_does_not_answer(tmp_path):
+    # PostgreSQL on a port where nothing listens: the pages need no database, readiness does.
+    process, base, internal, log = start_server(
+        tmp_path, DATABASE_URL=f"postgres://shop:unused@127.0.0.1:{unused_port()}/shop"
+    )
+    try:
+        assert fetch(base + "/")[0] == 200
+        assert fetch(internal + "/readyz") == (503, "database unavailable\n")
+        assert fetch(internal + "/healthz") == (200, "ok\n")
+        assert "not ready: the database does not answer" in log.read_text()
+    finally:
+        stop(process, log)
