@@ -1,4 +1,4 @@
-"""The personalisation key sent as user_id: the signed-in user's id, else a session's own id."""
+"""The personalisation key sent as reader_id: the signed-in user's id, else a session's own id."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def test_a_session_value_that_is_no_reader_id_gets_a_fresh_one(
     second = client.get("/category/mystery/")
 
     assert (first.status_code, second.status_code) == (200, 200)
-    ids = [request.user_id for request in recommendations_server.requests]
+    ids = [int(request.reader_id) for request in recommendations_server.requests]
     assert len(ids) == 2
     assert ids[0] == ids[1], "the fresh id is kept in the session"
     assert 0 <= ids[0] < 2**31

@@ -1,7 +1,8 @@
-"""The personalisation key sent to the recommendations service as `user_id`.
+"""The personalisation key: the reader id sent to the recommendations service.
 
 A signed-in reader is known by their user id; anyone else gets a random id that is kept in
-their session, so their recommendations stay the same from page to page.
+their session, so their recommendations stay the same from page to page. The key is a
+non-negative int32, so that it serves v1's `user_id` as well as v2's `reader_id` (as text).
 """
 
 from __future__ import annotations
