@@ -121,6 +121,12 @@ class Repo:
         subprocess.run([BIN / "buf", "build", "-o", str(path)], cwd=self.path, check=True)
         return path
 
+    def next_major_directory(self) -> str:
+        """Where a breaking change to v1 must go: the first vN directory not taken yet."""
+        versions = self.path / "proto-registry" / "bookshop" / "recommendations"
+        taken = {int(p.name[1:]) for p in versions.glob("v*") if p.name[1:].isdigit()}
+        return f"proto-registry/bookshop/recommendations/v{max(taken) + 1}/"
+
     def release_file(self, version: str) -> Path:
         """The release image of `version`."""
         return self.path / "proto-registry" / "releases" / f"{version}.json"

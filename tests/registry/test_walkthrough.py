@@ -1,15 +1,17 @@
 """The README's "Evolving the API" procedure, run for real in a copy of the repository.
 
-A release is published to a private pypiserver (publishing it again is refused) and installed
-with the README's command; an
+A release's wheel is published (`make publish`'s Python half; the npm package's publishing is
+tested with the package, in clients/typescript/tests) to a private pypiserver (publishing it again
+is refused) and installed with the README's command; an
 addition fails the check until VERSION is bumped to the version the check names; it is released,
 published, and a consumer upgrades to it with the README's command and uses the new message.
-Then a breaking change is refused by `make release-protos`, by `make publish`, and, written by
+Then a breaking change is refused by `make release-protos`, by publishing, and, written by
 hand as a release file, by `make check-protos`.
 """
 
 from __future__ import annotations
 
+import subprocess
 from typing import TYPE_CHECKING
 
 from conftest import readme_commands
@@ -18,8 +20,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from conftest import Consumer, Index, Repo
-
-V2_DIRECTORY = "proto-registry/bookshop/recommendations/v2/"
 
 
 def test_evolving_the_api_as_the_readme_says(
@@ -30,8 +30,14 @@ def test_evolving_the_api_as_the_readme_says(
     install, upgrade = readme_commands(index.url)
     first = repo.version
 
-    published = repo.make("publish", **publish)
-    again = repo.make("publish", **publish)
+    def publish_wheel() -> subprocess.CompletedProcess[str]:
+        """`make publish`'s Python half: build the wheel, then ci/publish.sh."""
+        built = repo.make("wheel")
+        assert built.returncode == 0, built.stderr
+        return repo.script("publish.sh", **publish)
+
+    published = publish_wheel()
+    again = publish_wheel()
     assert published.returncode == 0, published.stderr
     assert again.returncode != 0
     assert (
@@ -54,7 +60,7 @@ def test_evolving_the_api_as_the_readme_says(
     assert released.returncode == 0, released.stderr
     repo.commit(f"release {second}")
     # 5. Publish; 6. the consumer upgrades and uses the new message.
-    published = repo.make("publish", **publish)
+    published = publish_wheel()
     assert published.returncode == 0, published.stderr
     assert reader.pip(upgrade).returncode == 0
     assert reader.installed() == second
@@ -68,12 +74,12 @@ def test_evolving_the_api_as_the_readme_says(
     repo.edit(r"int32 max_results = 3;", "int32 max_results = 4;")
     repo.set_version(repo.bumped("minor"))
     by_release = repo.make("release-protos")
-    by_publish = repo.make("publish", **publish)
+    by_publish = publish_wheel()
     forged = repo.forge_release()
     by_check = repo.make("check-protos")
 
     assert by_release.returncode != 0
-    assert V2_DIRECTORY in by_release.stderr
+    assert repo.next_major_directory() in by_release.stderr
     assert by_publish.returncode != 0
     assert "make check-protos fails (above): fix what it reports, then publish" in (
         by_publish.stderr
