@@ -68,19 +68,20 @@ class WorkerPool(Executor):
         """Make sure there are threads for `waiting` calls that wait on their clients, on top of
         the workers (up to `max_workers` threads in all).
 
-        The calls queued behind them get threads too: while some calls wait on their clients,
-        more of the queued ones often will, and each would otherwise reach a thread only on a
-        later check."""
+        Each such call gets a spare thread and as many again: when some calls wait on their
+        clients, more of those queued behind them often will, and with only one thread each an
+        attack of many idle calls would be absorbed one check at a time. As many again, and no
+        more: the spares of a busy server with a few slow requests stay few, so they cannot add
+        to the contention that made the requests slow."""
         with self._lock:
-            backlog = self._queue.qsize() if waiting else 0
-            wanted = min(self._workers + waiting + backlog, self._max_workers) - len(self._threads)
+            wanted = min(self._workers + 2 * waiting, self._max_workers) - len(self._threads)
             if self._shutdown or wanted <= 0:
                 return
             for _ in range(wanted):
                 self._start(spare=True)
         _log.debug(
             "spare workers started for calls waiting on their clients",
-            extra={"fields": {"waiting": waiting, "queued": backlog, "started": wanted}},
+            extra={"fields": {"waiting": waiting, "started": wanted}},
         )
 
     @property

@@ -52,6 +52,8 @@ class Watchdog:
         self._timeout = timeout
         self._interval = interval
         self._waiting: dict[int, _Waiting] = {}
+        # Seconds the watchdog itself was held up (see `_watch`), taken off every wait.
+        self._stalled = 0.0
         self._timeouts = Counter(
             "grpc_server_receive_timeouts",
             "Calls cancelled because a request message did not arrive in time.",
@@ -101,13 +103,13 @@ class Watchdog:
             requests: Iterator[object], context: grpc.ServicerContext, *more: object
         ) -> object:
             key = id(context)
-            waiting[key] = (clock(), context, method)
+            waiting[key] = (clock() - self._stalled, context, method)
             try:
                 request = next(requests, None)
             except grpc.RpcError:  # cancelled while waiting: by the client, the watchdog or a stop
                 return None
             finally:
-                del waiting[key]
+                waiting.pop(key, None)
             if request is None:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the call carried no request")
             return behavior(request, context, *more)
@@ -120,13 +122,13 @@ class Watchdog:
         def watched(requests: Iterator[object], context: grpc.ServicerContext) -> Iterator[object]:
             key = id(context)
             while True:
-                waiting[key] = (clock(), context, method)
+                waiting[key] = (clock() - self._stalled, context, method)
                 try:
                     request = next(requests)
                 except (StopIteration, grpc.RpcError):
                     return
                 finally:
-                    del waiting[key]
+                    waiting.pop(key, None)
                 yield request
 
         def read_watched(
@@ -137,16 +139,26 @@ class Watchdog:
         return read_watched
 
     def _watch(self) -> None:
+        last = time.monotonic()
         while not self._stop.wait(self._interval):
             now = time.monotonic()
+            # A check that comes late means this process was held up (by the GIL, or the machine),
+            # and so were the calls' requests: that time is taken off every wait, so that a busy
+            # moment never cancels calls whose requests were on their way.
+            self._stalled += max(0.0, now - last - 2 * self._interval)
+            last = now
+            now -= self._stalled
             held = 0
-            for key, (since, context, method) in list(self._waiting.items()):
+            for key, entry in list(self._waiting.items()):
+                since, context, method = entry
                 waited = now - since
                 if waited >= self._timeout:
-                    self._waiting.pop(key, None)
-                    context.cancel()
+                    if self._waiting.get(key) is entry:
+                        self._waiting.pop(key, None)
+                    # Counted first: once cancelled, the client may look at the count.
                     service, name = method.removeprefix("/").rsplit("/", 1)
                     self._timeouts.labels(grpc_service=service, grpc_method=name).inc()
+                    context.cancel()
                 elif waited >= self._interval:
                     held += 1
             if held:

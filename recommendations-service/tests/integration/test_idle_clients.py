@@ -16,6 +16,7 @@ import pytest
 from bookshop.recommendations.v2.recommendations_pb2 import BOOK_CATEGORY_MYSTERY, RecommendRequest
 from bookshop.recommendations.v2.recommendations_pb2_grpc import RecommendationsServiceStub
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from recommendations import executor
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -120,7 +121,11 @@ def test_calls_beyond_the_limit_are_refused_at_once(
     assert _others_calls(running.port) == {"OK": 20}
 
 
-def test_open_health_watches_hold_no_worker(start_server: Callable[..., RunningServer]) -> None:
+def test_open_health_watches_hold_no_worker(
+    start_server: Callable[..., RunningServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Spares started for the burst of 64 new calls end soon; no watch may keep a thread busy.
+    monkeypatch.setattr(executor, "SPARE_IDLE_SECONDS", 0.2)
     running = start_server()
     with grpc.insecure_channel(f"127.0.0.1:{running.port}") as watcher:
         watch = health_pb2_grpc.HealthStub(watcher).Watch
@@ -128,6 +133,9 @@ def test_open_health_watches_hold_no_worker(start_server: Callable[..., RunningS
         assert {next(w).status for w in watches} == {health_pb2.HealthCheckResponse.SERVING}
 
         assert _others_calls(running.port) == {"OK": 20}
+        deadline = time.monotonic() + 5
+        while running.pool.threads > running.settings.workers and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert running.pool.threads == running.settings.workers
         for w in watches:
             w.cancel()
