@@ -177,9 +177,9 @@ def _measure(contender: Contender, calls: int, latency_calls: int, tmp: Path) ->
         run = h2load(url, body, calls, 4, 16, log)
         run.cpu_us_per_call = (tree_cpu_seconds(server.pid) - cpu_before) / calls * 1e6
         one = h2load(url, body, latency_calls, 1, 1, log)
-        _check_answers(contender, port)
         if contender.metrics:
             _check_all_ok(metrics_port, before, calls + latency_calls)
+        _check_answers(contender, port)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -202,7 +202,9 @@ def _check_all_ok(metrics_port: int, before: dict[str, float], expected: int) ->
     failures = {code: count for code, count in after.items() if code != "OK" and count}
     ok = round(after.get("OK", 0.0) - before.get("OK", 0.0))
     if failures or ok != expected:
-        raise SystemExit(f"the service's counters disagree: {ok} OK of {expected}; {failures}")
+        raise SystemExit(
+            f"error: the service's counters disagree: {ok} OK of {expected}; {failures}"
+        )
 
 
 def _report(

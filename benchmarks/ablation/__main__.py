@@ -72,7 +72,7 @@ def main() -> int:
     if unknown or args.rounds < 2:
         parser.error(f"--rounds must be 2 or more; unknown variants: {sorted(unknown) or 'none'}")
 
-    names = [FULL, CONTROL, *args.variants]
+    names = _cycle(args.variants)
     measurements = Measurements(names, args.rounds, args.calls, args.warm_up)
     measurements.load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="ablation-") as tmp:
@@ -106,6 +106,20 @@ def main() -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")
     return 0
+
+
+def _cycle(variants: list[str]) -> list[str]:
+    """The contenders in the order each round rotates: the full service first, the control
+    halfway round the cycle from it.
+
+    Neighbours in the cycle run a few seconds apart in most rounds and so share the machine's
+    drift; the control, placed as far from the full service as any contender can be, differs
+    from it by at least as much drift as any variant does, so its spread never understates the
+    noise a variant's ratios carry.
+    """
+    names = [FULL, *variants]
+    names.insert((len(names) + 1) // 2, CONTROL)
+    return names
 
 
 def _start(supervisor: Supervisor, name: str, catalog: Path) -> _Server:

@@ -93,7 +93,8 @@ def report(measurements: Measurements, control: str) -> str:
     lines += [
         f"- Contenders, all resident and pinned to CPU {SERVER_CPU}: the full service, a second"
         f" copy of it (`{control}`, the control), and one variant per trick, the trick replaced by"
-        " the plain, library-based way (`benchmarks/ablation/variants.py`).",
+        " the plain, library-based way (`benchmarks/ablation/variants.py`). The control runs"
+        " halfway round each round's order from the full service.",
         f"- h2load on CPU {LOAD_CPU}, 4 connections x 16 streams, v2 Recommend with the"
         f" homepage's request: {m.warm_up} calls of warm-up per server, then {m.rounds} rounds of"
         f" {m.calls} calls per server, the order rotated each round.",
@@ -110,20 +111,21 @@ def report(measurements: Measurements, control: str) -> str:
         " control's on the trick's side (CPU per call: above, calls/s: below); it costs when wholly"
         " on the other side; otherwise its effect is inside the noise.",
         "",
-        "| Trick switched off (replaced by) | CPU per call, variant / full"
+        "| Trick switched off | Replaced by (contender) | CPU per call, variant / full"
         " | Calls/s, variant / full | Verdict on CPU per call | Verdict on calls/s |",
-        "| --- | ---: | ---: | --- | --- |",
+        "| --- | --- | ---: | ---: | --- | --- |",
     ]
     for effect in effects(m, control):
         if effect.name == control:
-            what, cpu_verdict, rate_verdict = "none: the full service again (control)", "-", "-"
+            trick, replacement = "none (the control)", f"the full service again (`{control}`)"
+            cpu_verdict = rate_verdict = "-"
         else:
             variant = VARIANTS[effect.name]
-            what = f"{variant.trick} (`{effect.name}`: {variant.replacement})"
+            trick, replacement = variant.trick, f"{variant.replacement} (`{effect.name}`)"
             cpu_verdict = _worded(effect.cpu_verdict, effect.cpu.median, "CPU per call")
             rate_verdict = _worded(effect.rate_verdict, effect.rate.median, "calls/s")
         lines.append(
-            f"| {what} | {_cell(effect.cpu)} | {_cell(effect.rate)}"
+            f"| {trick} | {replacement} | {_cell(effect.cpu)} | {_cell(effect.rate)}"
             f" | {cpu_verdict} | {rate_verdict} |"
         )
     lines += [

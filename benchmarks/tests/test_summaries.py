@@ -7,12 +7,13 @@ import doctest
 import pytest
 
 from benchmarks import stats, targets
+from benchmarks.ablation import __main__ as ablation_main
 from benchmarks.ablation import report, verdict
 from benchmarks.ablation.report import Measurements
 from benchmarks.ablation.variants import FULL
 from benchmarks.ablation.verdict import Verdict
 
-CONTROL = "full-again"
+CONTROL = ablation_main.CONTROL
 
 
 @pytest.mark.parametrize("module", [stats, targets, verdict])
@@ -140,3 +141,15 @@ def test_the_report_shows_every_round_and_calls_few_rounds_a_smoke_run() -> None
     assert "| 3 | 90, 6600 | 92, 6500 | 108, 5500 |" in text
     nine = measurements(ROUNDS * 3)
     assert "smoke run" not in report.report(nine, CONTROL)
+
+
+@pytest.mark.parametrize("variants", [["a"], ["a", "b"], ["a", "b", "c"], list("abcde")])
+def test_the_control_runs_as_far_from_the_full_service_as_any_contender(
+    variants: list[str],
+) -> None:
+    names = ablation_main._cycle(variants)
+    assert names[0] == FULL
+    assert sorted(names) == sorted([FULL, CONTROL, *variants])
+    n = len(names)
+    distance = {name: min(i, n - i) for i, name in enumerate(names)}  # around the cycle
+    assert distance[CONTROL] == max(distance.values())
