@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from soak.harness.service import handled_calls
 
 if TYPE_CHECKING:
     import subprocess
+    from types import FrameType
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTROL = "full-again"
@@ -55,7 +57,9 @@ class _Server:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.ablation", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--catalog", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=15, help="at least 2; 9 or more to decide")
     parser.add_argument("--calls", type=int, default=20_000, help="measured calls per run")
@@ -68,9 +72,17 @@ def main() -> int:
     )
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
+    if args.rounds < 2:
+        parser.error("--rounds must be 2 or more: a spread needs two rounds")
     unknown = set(args.variants) - set(VARIANTS)
-    if unknown or args.rounds < 2:
-        parser.error(f"--rounds must be 2 or more; unknown variants: {sorted(unknown) or 'none'}")
+    if unknown or len(set(args.variants)) != len(args.variants):
+        parser.error(f"--variants takes each of {','.join(VARIANTS)} at most once")
+
+    def leave(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)  # so that the servers are stopped on the way out
+
+    signal.signal(signal.SIGTERM, leave)
+    signal.signal(signal.SIGHUP, leave)
 
     names = _cycle(args.variants)
     measurements = Measurements(names, args.rounds, args.calls, args.warm_up)
@@ -113,9 +125,9 @@ def _cycle(variants: list[str]) -> list[str]:
     halfway round the cycle from it.
 
     Neighbours in the cycle run a few seconds apart in most rounds and so share the machine's
-    drift; the control, placed as far from the full service as any contender can be, differs
-    from it by at least as much drift as any variant does, so its spread never understates the
-    noise a variant's ratios carry.
+    drift. The control, as far round the cycle from the full service as any contender can be,
+    runs as long after or before it as any variant, so the control's spread includes as much of
+    that drift as a variant's ratios carry.
     """
     names = [FULL, *variants]
     names.insert((len(names) + 1) // 2, CONTROL)

@@ -23,6 +23,7 @@ from recommendations.settings import Settings
 
 from benchmarks.ablation.check import NotInUseError
 from benchmarks.ablation.pool import LibraryPool
+from benchmarks.ablation.serve import check_in_use
 from benchmarks.ablation.variants import FULL, VARIANTS
 
 if TYPE_CHECKING:
@@ -195,3 +196,20 @@ def test_a_variant_that_is_not_in_use_is_caught(catalog: InMemoryCatalog) -> Non
                 check(running)
         finally:
             running.shutdown()
+
+
+def test_the_launcher_stops_a_server_whose_variant_is_not_in_use(catalog: InMemoryCatalog) -> None:
+    def never(running: RunningServer) -> None:
+        raise NotInUseError("not this one")
+
+    shutdown = server.RunningServer.shutdown
+    with (
+        mock.patch.object(
+            server.RunningServer, "shutdown", autospec=True, side_effect=shutdown
+        ) as spy,
+        ExitStack() as stack,
+    ):
+        check_in_use(stack, never)
+        with pytest.raises(SystemExit, match="the variant is not in use: not this one"):
+            server.start(SETTINGS, catalog)
+        spy.assert_called_once()
