@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bookshop.recommendations.v2 import recommendations_pb2
 
-from benchmarks import stats
+from benchmarks import counters, stats
 from benchmarks.answers import PROBE_CALLS, AnswerError, check_answers
 from benchmarks.baselines import bare_aio, bare_sync
 from benchmarks.baselines.tutorial import generate_stubs
@@ -38,7 +38,6 @@ from benchmarks.h2load import LOAD_CPU, SERVER_CPU, Run, h2load, wait_for_port, 
 from benchmarks.targets import missed, service_targets
 from soak.harness.ports import free_port
 from soak.harness.processes import taskset, tree_cpu_seconds
-from soak.harness.service import handled_calls
 
 HERE = Path(__file__).resolve().parent
 BASELINES = HERE / "baselines"
@@ -172,13 +171,15 @@ def _measure(contender: Contender, calls: int, latency_calls: int, tmp: Path) ->
         wait_for_port(port)
         _check_answers(contender, port)
         h2load(url, body, 500, 4, 16, log)  # warm-up: imports, caches, connections
-        before = handled_calls(metrics_port) if contender.metrics else {}
+        before = counters.read(metrics_port) if contender.metrics else None
         cpu_before = tree_cpu_seconds(server.pid)
         run = h2load(url, body, calls, 4, 16, log)
         run.cpu_us_per_call = (tree_cpu_seconds(server.pid) - cpu_before) / calls * 1e6
         one = h2load(url, body, latency_calls, 1, 1, log)
-        if contender.metrics:
-            _check_all_ok(metrics_port, before, calls + latency_calls)
+        if before is not None:
+            problem = counters.missing(before, counters.read(metrics_port), calls + latency_calls)
+            if problem is not None:
+                raise SystemExit(f"error: {contender.name} {problem}")
         _check_answers(contender, port)
     finally:
         server.send_signal(signal.SIGTERM)
@@ -195,16 +196,6 @@ def _check_answers(contender: Contender, port: int) -> None:
         check_answers(contender.name, port, contender.path, contender.request)
     except AnswerError as error:
         raise SystemExit(f"error: {error}") from None
-
-
-def _check_all_ok(metrics_port: int, before: dict[str, float], expected: int) -> None:
-    after = handled_calls(metrics_port)
-    failures = {code: count for code, count in after.items() if code != "OK" and count}
-    ok = round(after.get("OK", 0.0) - before.get("OK", 0.0))
-    if failures or ok != expected:
-        raise SystemExit(
-            f"error: the service's counters disagree: {ok} OK of {expected}; {failures}"
-        )
 
 
 def _report(

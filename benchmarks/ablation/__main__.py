@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from bookshop.recommendations.v2 import recommendations_pb2
 
+from benchmarks import counters
 from benchmarks.ablation.report import Measurements, report
 from benchmarks.ablation.variants import FULL, VARIANTS
 from benchmarks.answers import AnswerError, check_answers
@@ -32,7 +33,6 @@ from benchmarks.h2load import SERVER_CPU, h2load, wait_for_port, write_frame
 from benchmarks.run import SERVICE_PATH, SERVICE_REQUEST
 from soak.harness.ports import free_port
 from soak.harness.processes import Supervisor, clean_environment, tree_cpu_seconds
-from soak.harness.service import handled_calls
 
 if TYPE_CHECKING:
     import subprocess
@@ -183,15 +183,13 @@ def _check_same_answers(servers: list[_Server]) -> None:
 
 def _measure(server: _Server, body: Path, calls: int, log: Path) -> tuple[float, float]:
     """One run of `calls` calls: the server's CPU microseconds per call and calls/s."""
-    before = handled_calls(server.metrics_port)
+    before = counters.read(server.metrics_port)
     cpu_before = tree_cpu_seconds(server.process.pid)
     run = h2load(_url(server), body, calls, CLIENTS, STREAMS, log)
     cpu = (tree_cpu_seconds(server.process.pid) - cpu_before) / calls * 1e6
-    after = handled_calls(server.metrics_port)
-    ok = round(after.get("OK", 0.0) - before.get("OK", 0.0))
-    failed = {code: n for code, n in after.items() if code != "OK" and n}
-    if ok != calls or failed:
-        raise SystemExit(f"error: {server.name} counted {ok} OK of {calls} calls; {failed}")
+    problem = counters.missing(before, counters.read(server.metrics_port), calls)
+    if problem is not None:
+        raise SystemExit(f"error: {server.name} {problem}")
     return cpu, run.calls_per_second
 
 

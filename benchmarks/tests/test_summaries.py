@@ -6,7 +6,7 @@ import doctest
 
 import pytest
 
-from benchmarks import stats, targets
+from benchmarks import counters, stats, targets
 from benchmarks.ablation import __main__ as ablation_main
 from benchmarks.ablation import report, verdict
 from benchmarks.ablation.report import Measurements
@@ -16,7 +16,7 @@ from benchmarks.ablation.verdict import Verdict
 CONTROL = ablation_main.CONTROL
 
 
-@pytest.mark.parametrize("module", [stats, targets, verdict])
+@pytest.mark.parametrize("module", [counters, stats, targets, verdict])
 def test_the_docstring_examples_hold(module: object) -> None:
     failed, tried = doctest.testmod(module)  # type: ignore[arg-type]
     assert tried
