@@ -107,9 +107,10 @@ def report(measurements: Measurements, control: str) -> str:
         "## Each trick switched off, against the full service",
         "",
         "Per-round ratios variant / full service: **median** [middle half of the rounds]"
-        " (lowest-highest). A trick pays when the middle half of its ratios lies wholly beyond the"
-        " control's on the trick's side (CPU per call: above, calls/s: below); it costs when wholly"
-        " on the other side; otherwise its effect is inside the noise.",
+        " (lowest-highest). A trick pays when the middle half of its ratios lies wholly beyond both"
+        " 1.0 and the control's middle half on the trick's side (CPU per call: above, calls/s:"
+        " below); it costs when wholly beyond both on the other side; otherwise its effect is"
+        " inside the noise.",
         "",
         "| Trick switched off | Replaced by (contender) | CPU per call, variant / full"
         " | Calls/s, variant / full | Verdict on CPU per call | Verdict on calls/s |",

@@ -107,6 +107,23 @@ def test_a_trick_pays_only_when_its_middle_half_clears_the_controls(
     assert verdict.verdict(effect, CONTROL_SPREAD, pays_above=pays_above) is expected
 
 
+@pytest.mark.parametrize(
+    ("ratios", "expected"),
+    [
+        ([0.97, 0.99, 1.0, 1.01, 1.03], Verdict.NOISE),  # clear of the control, not of 1.0
+        ([1.0, 1.01, 1.02, 1.02, 1.05], Verdict.PAYS),  # clear of both
+    ],
+)
+def test_a_trick_pays_only_when_its_middle_half_also_clears_one(
+    ratios: list[float], expected: Verdict
+) -> None:
+    control = stats.spread([0.95, 0.96, 0.97, 0.97, 0.98])  # the copy was cheaper every round
+    assert verdict.verdict(stats.spread(ratios), control, pays_above=True) is expected
+    mirrored = stats.spread([2 - r for r in ratios])
+    mirrored_control = stats.spread([1.05, 1.04, 1.03, 1.03, 1.02])
+    assert verdict.verdict(mirrored, mirrored_control, pays_above=False) is expected
+
+
 def measurements(rounds: list[dict[str, tuple[int, int]]]) -> Measurements:
     m = Measurements([FULL, CONTROL, "thread-pool-executor"], len(rounds), 1000, 100)
     for runs in rounds:
