@@ -11,6 +11,6 @@ need_apt taskset util-linux
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 recommendations-server build-catalog --output "$tmp/catalog.sqlite3" >/dev/null
-log "ablation (6 to 10 minutes with the defaults); keep the machine otherwise idle"
+log "ablation (8 to 12 minutes with the defaults); keep the machine otherwise idle"
 python -m benchmarks.ablation --catalog "$tmp/catalog.sqlite3" --output docs/benchmarks-ablation.md "$@"
 log "wrote docs/benchmarks-ablation.md"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from benchmarks import stats
 from benchmarks.ablation.variants import FULL, VARIANTS
-from benchmarks.ablation.verdict import Verdict, verdict
+from benchmarks.ablation.verdict import Verdict, noise, verdict
 from benchmarks.h2load import LOAD_CPU, SERVER_CPU
 
 DECIDING_ROUNDS = 9
@@ -76,6 +76,8 @@ def report(measurements: Measurements, control: str) -> str:
     """The report in Markdown."""
     m = measurements
     smoke = m.rounds < DECIDING_ROUNDS
+    rows = effects(m, control)
+    cpu_band, rate_band = noise(rows[0].cpu), noise(rows[0].rate)
     lines = [
         "# Ablation: what each speed trick of the service is worth",
         "",
@@ -91,32 +93,34 @@ def report(measurements: Measurements, control: str) -> str:
             "",
         ]
     lines += [
-        f"- Contenders, all resident and pinned to CPU {SERVER_CPU}: the full service, a second"
-        f" copy of it (`{control}`, the control), and one variant per trick, the trick replaced by"
-        " the plain, library-based way (`benchmarks/ablation/variants.py`). The control runs"
-        " halfway round each round's order from the full service.",
-        f"- h2load on CPU {LOAD_CPU}, 4 connections x 16 streams, v2 Recommend with the"
-        f" homepage's request: {m.warm_up} calls of warm-up per server, then {m.rounds} rounds of"
-        f" {m.calls} calls per server, the order rotated each round.",
+        f"- Contenders: the full service, the full service again (`{control}`, the control), and"
+        " one variant per trick, the trick replaced by the plain, library-based way"
+        " (`benchmarks/ablation/variants.py`). The control runs halfway round each round's order"
+        " from the full service.",
+        f"- Each run a fresh server process pinned to CPU {SERVER_CPU}, {m.warm_up} calls of"
+        f" warm-up, then {m.calls} measured calls from h2load on CPU {LOAD_CPU} (4 connections x 16"
+        f" streams, v2 Recommend with the homepage's request); {m.rounds} rounds, the order rotated"
+        " each round.",
         "- CPU per call: user + system time of the server's process tree over the measured calls.",
-        "- Every server answered grpcio calls OK with the full service's books before and after,"
-        " and its own `grpc_server_handled_total` counted every measured call OK.",
+        "- Every run answered grpcio calls OK with the product's own response before and after its"
+        " load, and its own `grpc_server_handled_total` counted every measured call OK.",
         f"- Load average (1 min) at the start and end: {m.load_before:.1f} and {m.load_after:.1f}"
         f" on {os.cpu_count()} CPUs.",
         "",
         "## Each trick switched off, against the full service",
         "",
         "Per-round ratios variant / full service: **median** [middle half of the rounds]"
-        " (lowest-highest). A trick pays when the middle half of its ratios lies wholly beyond both"
-        " 1.0 and the control's middle half on the trick's side (CPU per call: above, calls/s:"
-        " below); it costs when wholly beyond both on the other side; otherwise its effect is"
-        " inside the noise.",
+        " (lowest-highest). The control's ratios set the noise band: 1.0 plus or minus their"
+        f" quartiles' larger distance from 1.0 (here CPU per call 1 +- {cpu_band:.3f}, calls/s"
+        f" 1 +- {rate_band:.3f}). A trick pays when the middle half of its ratios lies wholly"
+        " beyond the band on the trick's side (CPU per call: above, calls/s: below); it costs when"
+        " wholly beyond it on the other side; otherwise its effect is inside the noise.",
         "",
         "| Trick switched off | Replaced by (contender) | CPU per call, variant / full"
         " | Calls/s, variant / full | Verdict on CPU per call | Verdict on calls/s |",
         "| --- | --- | ---: | ---: | --- | --- |",
     ]
-    for effect in effects(m, control):
+    for effect in rows:
         if effect.name == control:
             trick, replacement = "none (the control)", f"the full service again (`{control}`)"
             cpu_verdict = rate_verdict = "-"

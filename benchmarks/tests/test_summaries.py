@@ -95,33 +95,37 @@ CONTROL_SPREAD = stats.spread([0.97, 0.99, 1.0, 1.01, 1.03])  # middle half 0.99
         ([0.8, 0.94, 0.95, 0.96, 0.98], True, Verdict.COSTS),
         ([0.8, 0.94, 0.95, 0.96, 0.98], False, Verdict.PAYS),
         ([1.02, 1.04, 1.05, 1.06, 1.2], False, Verdict.COSTS),
-        ([0.9, 1.0, 1.05, 1.1, 1.2], True, Verdict.NOISE),  # overlaps the control's
-        ([1.0, 1.01, 1.02, 1.03, 1.3], True, Verdict.NOISE),  # touches the control's
+        ([0.9, 1.0, 1.05, 1.1, 1.2], True, Verdict.NOISE),  # reaches into the band
+        ([1.0, 1.01, 1.02, 1.03, 1.3], True, Verdict.NOISE),  # touches it
         ([0.5, 0.9, 1.0, 1.1, 1.5], False, Verdict.NOISE),  # straddles it
     ],
 )
-def test_a_trick_pays_only_when_its_middle_half_clears_the_controls(
+def test_a_trick_pays_only_when_its_middle_half_clears_the_noise_band(
     ratios: list[float], pays_above: bool, expected: Verdict
 ) -> None:
     effect = stats.spread(ratios)
     assert verdict.verdict(effect, CONTROL_SPREAD, pays_above=pays_above) is expected
 
 
+def test_the_noise_band_is_the_controls_farthest_quartile_from_one() -> None:
+    assert verdict.noise(CONTROL_SPREAD) == pytest.approx(0.01)
+    offset = stats.spread([0.95, 0.96, 0.97, 0.97, 0.98])  # middle half 0.96-0.97
+    assert verdict.noise(offset) == pytest.approx(0.04)
+
+
 @pytest.mark.parametrize(
     ("ratios", "expected"),
     [
-        ([0.97, 0.99, 1.0, 1.01, 1.03], Verdict.NOISE),  # clear of the control, not of 1.0
-        ([1.0, 1.01, 1.02, 1.02, 1.05], Verdict.PAYS),  # clear of both
+        ([1.02, 1.03, 1.03, 1.04, 1.05], Verdict.NOISE),  # beyond the control's, inside 1 +- 0.04
+        ([1.04, 1.05, 1.06, 1.07, 1.08], Verdict.PAYS),
+        ([0.93, 0.94, 0.95, 0.955, 0.96], Verdict.COSTS),
     ],
 )
-def test_a_trick_pays_only_when_its_middle_half_also_clears_one(
+def test_a_control_away_from_one_widens_the_band_on_both_sides(
     ratios: list[float], expected: Verdict
 ) -> None:
-    control = stats.spread([0.95, 0.96, 0.97, 0.97, 0.98])  # the copy was cheaper every round
+    control = stats.spread([0.95, 0.96, 0.97, 0.97, 0.98])  # the second run cheaper every round
     assert verdict.verdict(stats.spread(ratios), control, pays_above=True) is expected
-    mirrored = stats.spread([2 - r for r in ratios])
-    mirrored_control = stats.spread([1.05, 1.04, 1.03, 1.03, 1.02])
-    assert verdict.verdict(mirrored, mirrored_control, pays_above=False) is expected
 
 
 def measurements(rounds: list[dict[str, tuple[int, int]]]) -> Measurements:
