@@ -10,7 +10,8 @@ TOOLS := .venv/.tools
 INSTALLED := .venv/.installed
 
 .PHONY: help venv check-protos release-protos wheel npm-package publish install lint test \
-        test-registry check-compat run certs bench soak check-deploy check-images clean
+        test-registry check-compat run certs bench bench-ablation soak check-deploy check-images \
+        clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -66,8 +67,11 @@ run: $(INSTALLED) ## Run the whole bookshop in the foreground: http://127.0.0.1:
 certs: $(TOOLS) ## Make a development CA, server and client certificates in certs/.
 	ci/certs.sh
 
-bench: $(INSTALLED) ## Benchmarks against the baselines; writes docs/benchmarks.md.
+bench: $(INSTALLED) ## Benchmarks against the baselines; writes docs/benchmarks.md, fails on a missed target.
 	ci/bench.sh
+
+bench-ablation: $(INSTALLED) ## The service's speed tricks switched off in turn; writes docs/benchmarks-ablation.md.
+	ci/bench_ablation.sh
 
 soak: $(INSTALLED) ## Load, restart, outage, bad-input and TLS scenarios; writes docs/reliability.md.
 	ci/soak.sh

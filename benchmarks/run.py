@@ -4,8 +4,13 @@ Every contender runs in its own process pinned to one CPU (`taskset`), h2load on
 contenders alternate over several rounds. For each run it reports the server's CPU time per call
 (user + system time of its whole process tree, from /proc, divided by the calls: steadier than
 throughput on a shared machine), calls per second, and p50/p99 latency from h2load's per-request
-log. For the service it also checks its own Prometheus counters: every call must have been OK
-(h2load only counts HTTP 200s, and gRPC errors travel in trailers of an HTTP 200).
+log.
+
+The service is called as the website's homepage calls it: v2 Recommend, three books. h2load only
+counts HTTP 200s, and gRPC errors travel in the trailers of an HTTP 200, so every contender must
+also answer a few grpcio calls to the same path with the same request OK before and after its
+load (`benchmarks.answers`), and the service's own counters must show every call OK. Exits 1,
+after writing the report, when the service misses a target (`benchmarks.targets`).
 
 Usage: python -m benchmarks.run --catalog PATH [--rounds 9] [--calls 20000] [--output FILE]
 """
@@ -14,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,17 +28,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bookshop.recommendations.v1 import recommendations_pb2
+from bookshop.recommendations.v2 import recommendations_pb2
 
+from benchmarks import counters, stats
+from benchmarks.answers import PROBE_CALLS, AnswerError, check_answers
+from benchmarks.baselines import bare_aio, bare_sync
 from benchmarks.baselines.tutorial import generate_stubs
+from benchmarks.h2load import LOAD_CPU, SERVER_CPU, Run, h2load, wait_for_port, write_frame
+from benchmarks.targets import missed, service_targets
 from soak.harness.ports import free_port
-from soak.harness.processes import taskset, tree_cpu_seconds, wait_until
-from soak.harness.service import handled_calls
+from soak.harness.processes import taskset, tree_cpu_seconds
 
 HERE = Path(__file__).resolve().parent
 BASELINES = HERE / "baselines"
-SERVICE_PATH = "/bookshop.recommendations.v1.RecommendationsService/Recommend"
-SERVER_CPU, LOAD_CPU = "1", "0"
+_V2_SERVICE = recommendations_pb2.DESCRIPTOR.services_by_name["RecommendationsService"]
+SERVICE_PATH = f"/{_V2_SERVICE.full_name}/{_V2_SERVICE.methods_by_name['Recommend'].name}"
+"""The method the service is measured on: v2 Recommend, what the website calls."""
+
+SERVICE_REQUEST = recommendations_pb2.RecommendRequest(
+    reader_id="1", category=recommendations_pb2.BOOK_CATEGORY_MYSTERY, page_size=3
+).SerializeToString()
+"""The request the service is measured with: the homepage's (three mystery books for a reader)."""
+
 SERVICE = "recommendations-service"
 
 
@@ -50,16 +64,6 @@ class Contender:
     request: bytes
     env: dict[str, str] = field(default_factory=dict)
     metrics: bool = False
-
-
-@dataclass
-class Run:
-    """One measured load run of one contender."""
-
-    cpu_us_per_call: float
-    calls_per_second: float
-    p50_ms: float
-    p99_ms: float
 
 
 def main() -> int:
@@ -91,11 +95,14 @@ def main() -> int:
                     flush=True,
                 )
     args.load = (load_before, os.getloadavg()[0])
-    report = _report(contenders, results, single, args)
+    report, problem = _report(contenders, results, single, args)
     print(report)
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(report, encoding="utf-8")
+    if problem is not None:
+        print(f"error: the service {problem}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -108,24 +115,21 @@ def _contenders(tmp: Path, catalog: Path) -> list[Contender]:
     tutorial_request = tutorial_pb2.RecommendationRequest(
         user_id=1, category=tutorial_pb2.MYSTERY, max_results=3
     ).SerializeToString()
-    service_request = recommendations_pb2.RecommendRequest(
-        user_id=1, category=recommendations_pb2.BOOK_CATEGORY_MYSTERY, max_results=3
-    ).SerializeToString()
     server = Path(python).with_name("recommendations-server")
     return [
         Contender(
             "bare-sync",
             "BASELINE bare sync grpc.server, empty handler",
             [python, str(BASELINES / "bare_sync.py")],
-            SERVICE_PATH,
-            service_request,
+            "/{}/{}".format(*bare_sync.METHOD_PATH),
+            SERVICE_REQUEST,
         ),
         Contender(
             "bare-aio",
             "BASELINE bare grpc.aio server, empty handler",
             [python, str(BASELINES / "bare_aio.py")],
-            SERVICE_PATH,
-            service_request,
+            "/{}/{}".format(*bare_aio.METHOD_PATH),
+            SERVICE_REQUEST,
         ),
         Contender(
             "tutorial",
@@ -140,7 +144,7 @@ def _contenders(tmp: Path, catalog: Path) -> list[Contender]:
             "this service, full default stack",
             [str(server)],
             SERVICE_PATH,
-            service_request,
+            SERVICE_REQUEST,
             env={"RECOMMENDATIONS_CATALOG": str(catalog), "RECOMMENDATIONS_BIND": "127.0.0.1"},
             metrics=True,
         ),
@@ -155,9 +159,8 @@ def _measure(contender: Contender, calls: int, latency_calls: int, tmp: Path) ->
         RECOMMENDATIONS_PORT=str(port),
         RECOMMENDATIONS_METRICS_PORT=str(metrics_port),
     )
-    body = tmp / f"{contender.name}.bin"
-    # A gRPC frame: no compression, 4-byte big-endian length, then the serialized request.
-    body.write_bytes(b"\0" + len(contender.request).to_bytes(4, "big") + contender.request)
+    body = write_frame(tmp / f"{contender.name}.bin", contender.request)
+    log = tmp / "h2load.log"
     url = f"http://127.0.0.1:{port}{contender.path}"
     server = subprocess.Popen(
         [*taskset(SERVER_CPU), *contender.command],
@@ -165,15 +168,19 @@ def _measure(contender: Contender, calls: int, latency_calls: int, tmp: Path) ->
         stdout=subprocess.DEVNULL,
     )
     try:
-        _wait_for_port(port)
-        _h2load(url, body, 500, 4, 16, tmp)  # warm-up: imports, caches, connections
-        before = handled_calls(metrics_port) if contender.metrics else {}
+        wait_for_port(port)
+        _check_answers(contender, port)
+        h2load(url, body, 500, 4, 16, log)  # warm-up: imports, caches, connections
+        before = counters.read(metrics_port) if contender.metrics else None
         cpu_before = tree_cpu_seconds(server.pid)
-        run = _h2load(url, body, calls, 4, 16, tmp)
+        run = h2load(url, body, calls, 4, 16, log)
         run.cpu_us_per_call = (tree_cpu_seconds(server.pid) - cpu_before) / calls * 1e6
-        one = _h2load(url, body, latency_calls, 1, 1, tmp)
-        if contender.metrics:
-            _check_all_ok(metrics_port, before, calls + latency_calls)
+        one = h2load(url, body, latency_calls, 1, 1, log)
+        if before is not None:
+            problem = counters.missing(before, counters.read(metrics_port), calls + latency_calls)
+            if problem is not None:
+                raise SystemExit(f"error: {contender.name} {problem}")
+        _check_answers(contender, port)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -184,53 +191,11 @@ def _measure(contender: Contender, calls: int, latency_calls: int, tmp: Path) ->
     return run, one
 
 
-def _h2load(url: str, body: Path, calls: int, clients: int, streams: int, tmp: Path) -> Run:
-    log = tmp / "h2load.log"
-    log.unlink(missing_ok=True)  # h2load appends to an existing log
-    command = [
-        *taskset(LOAD_CPU), "h2load", "-n", str(calls), "-c", str(clients),
-        "-m", str(streams), "-H", "content-type: application/grpc", "-H", "te: trailers",
-        "-d", str(body), "--log-file", str(log), url,
-    ]  # fmt: skip
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    done = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded", output)
-    if done is None or int(done.group(1)) != calls:
-        raise SystemExit(f"h2load did not complete every call:\n{output}")
-    rate = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", output)
-    if rate is None:
-        raise SystemExit(f"cannot read h2load's rate:\n{output}")
-    durations = sorted(int(line.split("\t")[2]) for line in log.read_text().splitlines())
-    return Run(
-        cpu_us_per_call=0.0,
-        calls_per_second=float(rate.group(1)),
-        p50_ms=_percentile(durations, 50) / 1000,
-        p99_ms=_percentile(durations, 99) / 1000,
-    )
-
-
-def _percentile(values: list[int], percent: int) -> float:
-    return float(values[min(len(values) - 1, len(values) * percent // 100)])
-
-
-def _check_all_ok(metrics_port: int, before: dict[str, float], expected: int) -> None:
-    after = handled_calls(metrics_port)
-    failures = {code: count for code, count in after.items() if code != "OK" and count}
-    ok = round(after.get("OK", 0.0) - before.get("OK", 0.0))
-    if failures or ok != expected:
-        raise SystemExit(f"the service's counters disagree: {ok} OK of {expected}; {failures}")
-
-
-def _wait_for_port(port: int, timeout: float = 15.0) -> None:
-    if not wait_until(lambda: _accepts(port), timeout=timeout):
-        raise SystemExit(f"nothing listens on port {port} after {timeout} s")
-
-
-def _accepts(port: int) -> bool:
+def _check_answers(contender: Contender, port: int) -> None:
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
+        check_answers(contender.name, port, contender.path, contender.request)
+    except AnswerError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 def _report(
@@ -238,7 +203,8 @@ def _report(
     results: dict[str, list[Run]],
     single: dict[str, list[Run]],
     args: argparse.Namespace,
-) -> str:
+) -> tuple[str, str | None]:
+    """The report, and one line naming the missed targets (None when all were met)."""
     baselines = [c.name for c in contenders if c.name != SERVICE]
     rounds = range(args.rounds)
     # The cheapest and the fastest baseline are chosen once, by their medians over all rounds;
@@ -251,27 +217,40 @@ def _report(
     fastest = max(
         baselines, key=lambda b: statistics.median(r.calls_per_second for r in results[b])
     )
-    cpu_ratios = [
-        results[SERVICE][r].cpu_us_per_call / results[cheapest][r].cpu_us_per_call for r in rounds
-    ]
-    rate_ratios = [
-        results[SERVICE][r].calls_per_second / results[fastest][r].calls_per_second for r in rounds
-    ]
-    cpu_median, rate_median = statistics.median(cpu_ratios), statistics.median(rate_ratios)
-    p50_single = statistics.median(run.p50_ms for run in single[SERVICE])
+    cpu_ratios = stats.ratios(
+        [run.cpu_us_per_call for run in results[SERVICE]],
+        [run.cpu_us_per_call for run in results[cheapest]],
+    )
+    rate_ratios = stats.ratios(
+        [run.calls_per_second for run in results[SERVICE]],
+        [run.calls_per_second for run in results[fastest]],
+    )
+    targets = service_targets(
+        cpu_ratio=statistics.median(cpu_ratios),
+        cheapest=cheapest,
+        rate_ratio=statistics.median(rate_ratios),
+        fastest=fastest,
+        p50_ms=statistics.median(run.p50_ms for run in single[SERVICE]),
+    )
     lines = [
         "# Benchmarks",
         "",
         f"Written by `make bench` (`benchmarks/run.py`) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
         "",
         f"- Each server alone, pinned to CPU {SERVER_CPU}; h2load pinned to CPU {LOAD_CPU}.",
+        f"- The service is called on `{SERVICE_PATH}` with the homepage's request (a reader,"
+        " mystery, 3 books); the bare baselines answer that path with empty replies, the"
+        " tutorial its own `/Recommendations/Recommend` (3 books).",
         f"- {args.calls} unary calls per run at 4 connections x 16 streams after a 500-call"
         f" warm-up, then {args.latency_calls} calls at 1 connection x 1 stream for latency.",
         f"- {args.rounds} rounds, the order of the servers rotated each round.",
         "- CPU per call: user + system time of the server's whole process tree over the measured"
         " calls.",
+        f"- Every server answered {PROBE_CALLS} grpcio calls on its path with its request OK"
+        " before and after its load (h2load counts HTTP 200s only, and gRPC errors arrive in"
+        " the trailers of a 200).",
         "- The service's own `grpc_server_handled_total` confirmed that all"
-        f" {args.rounds * (args.calls + args.latency_calls)} calls returned OK.",
+        f" {args.rounds * (args.calls + args.latency_calls)} measured calls returned OK.",
         f"- Load average (1 min) at the start and end: {args.load[0]:.1f} and {args.load[1]:.1f}"
         f" on {os.cpu_count()} CPUs (the machine is shared).",
         "- How the service's design choices were measured: `benchmarks/README.md`.",
@@ -306,20 +285,24 @@ def _report(
         )
         lines.append(f"| {r + 1} | {cells} | {cpu_ratios[r]:.3f} | {rate_ratios[r]:.3f} |")
     verdict = {True: "met", False: "MISSED"}
+    cpu, rate = stats.spread(cpu_ratios), stats.spread(rate_ratios)
     lines += [
         "",
         "## Targets",
         "",
-        f"- CPU per call, median ratio to the cheapest baseline ({cheapest}):"
-        f" **{cpu_median:.3f}**"
-        f" (target <= 1.10): {verdict[cpu_median <= 1.10]}.",
-        f"- Calls/s, median ratio to the best baseline ({fastest}): **{rate_median:.3f}**"
-        f" (target >= 0.90): {verdict[rate_median >= 0.90]}.",
-        f"- p50 at one connection, one stream: **{p50_single:.3f} ms**"
-        f" (target < 1 ms): {verdict[p50_single < 1.0]}.",
+        "Medians of the per-round ratios, the middle half of the rounds in brackets.",
+        "",
+        f"- CPU per call, ratio to the cheapest baseline ({cheapest}):"
+        f" **{cpu.median:.3f}** [{cpu.q1:.3f}-{cpu.q3:.3f}]"
+        f" (target <= {targets[0].bound:.2f}): {verdict[targets[0].met]}.",
+        f"- Calls/s, ratio to the fastest baseline ({fastest}):"
+        f" **{rate.median:.3f}** [{rate.q1:.3f}-{rate.q3:.3f}]"
+        f" (target >= {targets[1].bound:.2f}): {verdict[targets[1].met]}.",
+        f"- p50 at one connection, one stream: **{targets[2].value:.3f} ms**"
+        f" (target < {targets[2].bound:.0f} ms): {verdict[targets[2].met]}.",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines), missed(targets)
 
 
 if __name__ == "__main__":

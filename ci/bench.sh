@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark the recommendations service against its baselines (bare sync grpc.server, bare
-# grpc.aio, the original tutorial's server) with h2load; writes docs/benchmarks.md.
+# grpc.aio, the original tutorial's server) with h2load; writes docs/benchmarks.md, and stops with
+# a non-zero status when the service misses a target or a contender answers anything but OK.
 # Usage: ci/bench.sh [benchmarks.run options, e.g. --rounds 5 --calls 30000]
 source "$(dirname "$0")/lib.sh"
 need_apt h2load nghttp2-client

@@ -16,6 +16,9 @@ ci/test_typescript.sh
 log "recommendations service tests"
 (cd recommendations-service && pytest -q)
 
+log "benchmark code: ratios, targets, status checks, the ablation's variants"
+python -m pytest -q benchmarks/tests
+
 log "marketplace tests"
 (cd marketplace-django && pytest -q)
 

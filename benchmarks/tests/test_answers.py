@@ -1,0 +1,54 @@
+"""The status check catches a contender that answers with anything but OK, whatever h2load says."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from benchmarks import run
+from benchmarks.answers import AnswerError, check_answers
+from benchmarks.baselines import bare_aio, bare_sync
+from benchmarks.h2load import wait_for_port
+from soak.harness.ports import free_port
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+BASELINES = Path(run.__file__).parent / "baselines"
+
+
+@pytest.fixture(scope="module")
+def bare_sync_port() -> Iterator[int]:
+    """The bare sync baseline, running as the bench runs it, on a free port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(BASELINES / "bare_sync.py")],
+        env={**os.environ, "BASELINE_PORT": str(port)},
+    )
+    try:
+        wait_for_port(port)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_the_bare_baselines_serve_the_path_the_service_is_measured_on() -> None:
+    assert "/{}/{}".format(*bare_sync.METHOD_PATH) == run.SERVICE_PATH
+    assert "/{}/{}".format(*bare_aio.METHOD_PATH) == run.SERVICE_PATH
+    assert ".v2." in run.SERVICE_PATH
+
+
+def test_ok_answers_pass(bare_sync_port: int) -> None:
+    assert check_answers("bare-sync", bare_sync_port, run.SERVICE_PATH, run.SERVICE_REQUEST) == b""
+
+
+def test_a_wrong_path_fails_although_every_call_is_an_http_200(bare_sync_port: int) -> None:
+    wrong = run.SERVICE_PATH.replace(".v2.", ".v1.")
+    with pytest.raises(AnswerError, match=f"bare-sync answered {wrong} with UNIMPLEMENTED"):
+        check_answers("bare-sync", bare_sync_port, wrong, run.SERVICE_REQUEST)
