@@ -16,7 +16,7 @@ names an index, and when a lock pins a package at another version than a lock it
 
     python ci/lock.py            # regenerate every lock (uv, the package index)
     python ci/lock.py --upgrade  # the same, moving every package to its newest allowed release
-    python ci/lock.py --check  # exit 1, naming each stale lock
+    python ci/lock.py --check    # exit 1, naming each stale lock
 """
 
 from __future__ import annotations
