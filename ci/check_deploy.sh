@@ -5,8 +5,9 @@
 # Dockerfiles and validate the compose file against the compose specification's schema.
 source "$(dirname "$0")/lib.sh"
 
-# checkov pins libraries older than the tools in .venv/ need, so it has a venv of its own, from
-# its lock; the tests in tests/deploy run it too (CHECKOV).
+# checkov pins libraries older than the tools in .venv/ need, so it has a venv of its own, made
+# from its lock on first use (the one step that needs the package index); the tests in
+# tests/deploy run it too (CHECKOV).
 CHECKOV_VENV="$VENV/checkov"
 export CHECKOV="$CHECKOV_VENV/bin/checkov"
 if [ ! -x "$CHECKOV" ] || [ requirements/checkov.txt -nt "$CHECKOV_VENV/.installed" ]; then
