@@ -11,12 +11,12 @@ INSTALLED := .venv/.installed
 
 .PHONY: help venv check-protos release-protos wheel npm-package publish install lint test \
         test-registry check-compat run certs bench bench-ablation soak check-deploy check-images \
-        clean
+        lock clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-$(TOOLS): ci/requirements-dev.txt
+$(TOOLS): requirements/dev.txt
 	ci/venv.sh
 
 $(WHEEL): $(TOOLS) $(PROTOS) proto-registry/VERSION clients/python/setup.py \
@@ -28,7 +28,8 @@ $(NPM_PACKAGE): $(TOOLS) $(PROTOS) proto-registry/VERSION buf.gen.yaml \
                 clients/typescript/README.md
 	ci/build_npm.sh
 
-$(INSTALLED): $(WHEEL) recommendations-service/pyproject.toml marketplace-django/pyproject.toml
+$(INSTALLED): $(WHEEL) recommendations-service/pyproject.toml marketplace-django/pyproject.toml \
+              requirements/dev.txt
 	ci/install.sh
 
 venv: $(TOOLS) ## Create .venv/ with the pinned tools.
@@ -48,6 +49,9 @@ publish: $(WHEEL) $(NPM_PACKAGE) ## Publish the wheel and the npm package (local
 	ci/publish_npm.sh
 
 install: $(INSTALLED) ## Install the wheel and both services into .venv/.
+
+lock: $(TOOLS) ## Compile requirements/*.in into the hashed locks everything installs from.
+	ci/lock.sh
 
 lint: $(INSTALLED) ## ruff and mypy --strict over every distribution.
 	ci/lint.sh

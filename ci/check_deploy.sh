@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
 # Offline proof that the deployment is right (no cluster or container engine needed): render every
-# kustomize overlay, validate it against the Kubernetes schemas, check our own deployment rules,
-# lint both Dockerfiles and validate the compose file against the compose specification's schema.
+# kustomize overlay, validate it against the Kubernetes schemas, run checkov's generic hardening
+# rules over the overlays and both Dockerfiles, check the project's own deployment rules, lint both
+# Dockerfiles and validate the compose file against the compose specification's schema.
 source "$(dirname "$0")/lib.sh"
+
+# checkov pins libraries older than the tools in .venv/ need, so it has a venv of its own, made
+# from its lock on first use (the one step that needs the package index); the tests in
+# tests/deploy run it too (CHECKOV).
+CHECKOV_VENV="$VENV/checkov"
+export CHECKOV="$CHECKOV_VENV/bin/checkov"
+if [ ! -x "$CHECKOV" ] || [ requirements/checkov.txt -nt "$CHECKOV_VENV/.installed" ]; then
+  log "installing checkov into $CHECKOV_VENV (requirements/checkov.txt)"
+  python -m venv "$CHECKOV_VENV"
+  "$CHECKOV_VENV/bin/python" -m pip install --quiet --require-hashes -r requirements/checkov.txt
+  touch "$CHECKOV_VENV/.installed"
+fi
 
 # The oldest Kubernetes we support and the newest whose schemas kubernetes-validate ships.
 NEWEST="$(python -c 'import kubernetes_validate.utils as u; print(u.latest_version())')"
@@ -20,6 +33,13 @@ for overlay in "$OVERLAYS_DIR"/*/; do
     kubernetes-validate --strict --quiet -k "$version" "$RENDERED/$name.yaml"
   done
 done
+
+# One run per framework: given a folder and files together, checkov scans only the folder.
+log "checkov: the rendered overlays (skipped checks: deploy/checkov.yaml)"
+"$CHECKOV" --config-file deploy/checkov.yaml --framework kubernetes --directory "$RENDERED"
+log "checkov: both Dockerfiles"
+"$CHECKOV" --config-file deploy/checkov.yaml --framework dockerfile \
+  --file recommendations-service/Dockerfile --file marketplace-django/Dockerfile
 
 log "deployment policy (tests/deploy)"
 pytest -q -p no:cacheprovider tests/deploy

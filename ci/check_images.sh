@@ -114,11 +114,45 @@ for image in "$SERVICE_IMAGE" "$WEBSITE_IMAGE"; do
     die "$image holds a copy of the build-time CA bundle $CA_BUNDLE"
   fi
 done
-in_image "$SERVICE_IMAGE" '[ -s "$RECOMMENDATIONS_CATALOG" ]' \
-  || die "$SERVICE_IMAGE has no catalog at RECOMMENDATIONS_CATALOG"
 in_image "$WEBSITE_IMAGE" '[ -n "$(ls -A "$DJANGO_STATIC_ROOT")" ]' \
   || die "$WEBSITE_IMAGE has no collected static files in DJANGO_STATIC_ROOT"
-log "images: non-root, no compiler, no private key, no build-time CA bundle, catalog and static files present"
+# holds_exactly IMAGE LOCK DISTRIBUTION: the image's venv holds LOCK's pins and nothing else but
+# bookshop-protos and DISTRIBUTION, the two built from the tree.
+holds_exactly() {
+  local listing
+  listing="$(mktemp)"
+  in_image "$1" "python3 -c 'import importlib.metadata as m
+for d in m.distributions(): print(d.metadata[\"Name\"], d.version)'" >"$listing"
+  python - "$2" "$listing" "$3" <<'PY' || { rm -f "$listing"; die "$1 does not hold exactly what $2 locks"; }
+import re
+import sys
+from pathlib import Path
+
+lock, listing, distribution = sys.argv[1:]
+pin = re.compile(r"(?m)^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
+
+
+def name(text: str) -> str:
+    return re.sub(r"[-_.]+", "-", text).lower()
+
+
+locked = {name(found[1]): found[2] for found in pin.finditer(Path(lock).read_text())}
+installed = dict(line.split() for line in Path(listing).read_text().splitlines())
+installed = {name(key): value for key, value in installed.items()}
+built = {"bookshop-protos", distribution}
+extra = {k: v for k, v in installed.items() if k not in built and locked.get(k) != v}
+missing = {k: v for k, v in locked.items() if installed.get(k) != v}
+for key, value in sorted(extra.items()):
+    print(f"  installed but not locked: {key}=={value}", file=sys.stderr)
+for key, value in sorted(missing.items()):
+    print(f"  locked but not installed: {key}=={value}", file=sys.stderr)
+sys.exit(1 if extra or missing or not built <= installed.keys() else 0)
+PY
+  rm -f "$listing"
+}
+holds_exactly "$SERVICE_IMAGE" requirements/recommendations.txt bookshop-recommendations
+holds_exactly "$WEBSITE_IMAGE" requirements/marketplace.txt bookshop-marketplace
+log "images: exactly their locks, non-root, no compiler, no private key, no build-time CA bundle, static files"
 phase "image contents"
 
 # --- run both, as the deployment does ----------------------------------------------------------

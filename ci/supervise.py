@@ -1,5 +1,5 @@
 """`make run`'s supervisor: the recommendations service and the website's development server
-together in the foreground, started by ci/run.sh once the catalog and the database are ready.
+together in the foreground, started by ci/run.sh once the database is migrated.
 
     python ci/supervise.py
 
@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from marketplace.server import PORT
 from marketplace.settings import environment as env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +74,7 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
 
 def main() -> int:
     """Run both until a signal or until one stops; 0 after a signal, 1 otherwise."""
-    host, port = "127.0.0.1", env.integer("MARKETPLACE_PORT", PORT, minimum=1, maximum=65535)
+    host, port = "127.0.0.1", env.integer("MARKETPLACE_PORT", minimum=1, maximum=65535)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _note)
     processes: dict[str, subprocess.Popen[bytes]] = {}

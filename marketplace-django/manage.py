@@ -9,7 +9,9 @@ import sys
 
 def main() -> None:
     """Run a management command, e.g. `python manage.py runserver`."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings.dev")
+    from marketplace.settings import environment as env  # noqa: PLC0415
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = env.string("DJANGO_SETTINGS_MODULE", dev=True)
     from django.core.management import execute_from_command_line  # noqa: PLC0415
 
     execute_from_command_line(sys.argv)

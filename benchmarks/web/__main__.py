@@ -19,9 +19,9 @@ CPU time per request of the web server's whole process tree (user + system, from
 than throughput on a shared machine). The live run's pages are checked from the site's own metric
 (every call OK: a degraded page would be cheaper and flatter the figures). Targets: live at least
 0.80 x static and at least 1.2 x tutorial requests/s (medians of the per-round ratios), judged
-on the whole machine: the issue asks for two worker processes, a design for more than one
-CPU, and its reference figure for the tutorial (about 540 requests/s on a slower machine of this
-kind) scales to what the tutorial does here unpinned, not pinned. The pinned figures are kept
+on the whole machine: the site is deployed with two worker processes, a design for more than
+one CPU, and the reference figure for the tutorial (about 540 requests/s on a slower machine of
+this kind) scales to what the tutorial does here unpinned, not pinned. The pinned figures are kept
 beside them: they show what each page costs on one CPU.
 
 Usage: python -m benchmarks.web [--rounds 5] [--seconds 10] [--output docs/benchmarks-web.md]
@@ -429,8 +429,8 @@ than requests/s on a shared machine); the gRPC server's own CPU is shown beside 
 cookie, so every request is a first visit that gets its anonymous session cookie (both Django
 variants pay for it; the tutorial has no sessions). The live site's own metric counted
 {degraded} degraded pages of {live_requests:,} in the live runs (a run with more than 1% would
-have been rejected as flattering). Targets (issue 6) are judged on the whole machine, where
-the server's two workers can use both CPUs as deployed (the issue's reference figure for the
+have been rejected as flattering). Targets are judged on the whole machine, where
+the server's two workers can use both CPUs as deployed (the reference figure for the
 tutorial matches its unpinned figure here); the pinned placement shows what each page costs on
 one CPU.
 

@@ -22,12 +22,16 @@ class ScriptedServicer:
 
     Category c has BOOKS_PER_CATEGORY books, numbered c * 100 + 1 onwards, always in that order;
     a v2 page token is the offset of the page as text. `requests` holds every request received,
-    v2 and v1 messages alike.
+    v2 and v1 messages alike, and `time_remaining` the time each one's deadline left it on
+    arrival (None without a deadline). `cut_off` is set when a call ends while its handler still
+    waits out `delay`: its deadline passed, or its caller cancelled it.
     """
 
     def __init__(self) -> None:
         self.requests: list[v2.RecommendRequest | v1.RecommendRequest] = []
         self.peers: list[str] = []
+        self.time_remaining: list[float | None] = []
+        self.cut_off = threading.Event()
         self.delay = 0.0
         self.authors = True  # False answers as a server older than release 1.1.0 does
         self.error: tuple[grpc.StatusCode, str] | None = None
@@ -48,7 +52,11 @@ class ScriptedServicer:
         with self._lock:
             self.requests.append(request)
             self.peers.append(context.peer())
+            self.time_remaining.append(context.time_remaining())
         if self.delay:
+            # gRPC runs the callback when the call ends; while this handler waits, only the
+            # caller's deadline or cancellation can end it.
+            context.add_callback(self.cut_off.set)
             self.released.wait(self.delay)
         if self.error is not None:
             context.abort(*self.error)

@@ -1,7 +1,7 @@
 """5. TLS: the mutual-TLS matrix against servers using `make certs` output, and the website
 talking to the service over mutual TLS.
 
-Promises (as the service issue states them): a plaintext client of a TLS server fails; a TLS
+Promises: a plaintext client of a TLS server fails; a TLS
 client trusting the CA succeeds; with mutual TLS, no client certificate fails, a certificate from
 another CA fails and a valid one succeeds; the plaintext health port serves health and nothing
 else. The website given the CA and its client certificate shows full pages; given no client

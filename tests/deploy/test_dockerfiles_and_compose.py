@@ -1,6 +1,7 @@
-"""The Dockerfiles and the compose file keep the promises hadolint and the compose schema cannot
-check: a pinned, replaceable base, a non-root final stage built from wheels, the service reachable
-only inside the compose network, and certificates mounted as secrets rather than built in."""
+"""The Dockerfiles and the compose file keep the promises hadolint, checkov and the compose schema
+cannot check: a pinned, replaceable base, a non-root final stage that installs the lock's wheels
+with their hashes checked, the service reachable only inside the compose network, and
+certificates mounted as secrets rather than built in."""
 
 from __future__ import annotations
 
@@ -47,6 +48,11 @@ def test_final_stage_installs_wheels_only_and_runs_as_non_root(dockerfile: str) 
     installs = [a for i, a in final if i == "RUN" and "pip install" in a]
     assert installs
     assert all("--no-index" in a and "from=builder" in a for a in installs)
+    # The dependencies from the lock, hash-checked; the wheels built from the tree without any.
+    lock = f"/requirements/{Path(dockerfile).parent.name.split('-')[0]}.txt"
+    pip_installs = [c for a in installs for c in a.split("&&") if "pip install" in c]
+    assert [c for c in pip_installs if "--require-hashes" in c and f"-r {lock}" in c]
+    assert all("--require-hashes" in c or "--no-deps" in c for c in pip_installs)
     users = [a for i, a in final if i == "USER"]
     assert users == ["10001:10001"]
     assert final[-1][0] in {"CMD", "ENTRYPOINT"}
@@ -58,6 +64,7 @@ def test_build_context_keeps_local_state_out() -> None:
     assert rules[0] == "*", "an allowlist: everything is excluded first"
     allowed = {line[1:].rstrip("/") for line in rules if line.startswith("!")}
     assert allowed == {
+        "requirements",
         "proto-registry",
         "clients/python",
         "recommendations-service",
@@ -102,17 +109,18 @@ def test_compose_exposes_only_the_website_and_mounts_certificates_as_secrets() -
 
 
 def _website_server_ports() -> tuple[int, int]:
-    """PORT and INTERNAL_PORT as `marketplace.server` defines them (read, not imported: the
-    deployment checks run without the site installed)."""
-    source = ROOT / "marketplace-django" / "src" / "marketplace" / "server.py"
-    constants = {
-        target.id: node.value.value
-        for node in ast.parse(source.read_text()).body
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
-        for target in node.targets
-        if isinstance(target, ast.Name)
+    """The defaults of MARKETPLACE_PORT and MARKETPLACE_INTERNAL_PORT in the website's table of
+    variables (read, not imported: the deployment checks run without the site installed)."""
+    source = ROOT / "marketplace-django" / "src" / "marketplace" / "settings" / "variables.py"
+    defaults = {
+        node.args[0].value: node.args[1].value
+        for node in ast.walk(ast.parse(source.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "Variable"
+        and all(isinstance(argument, ast.Constant) for argument in node.args[:2])
     }
-    return constants["PORT"], constants["INTERNAL_PORT"]
+    return int(defaults["MARKETPLACE_PORT"]), int(defaults["MARKETPLACE_INTERNAL_PORT"])
 
 
 def test_every_copy_of_the_website_ports_is_the_servers() -> None:

@@ -1,9 +1,12 @@
 """Every overlay, as `kubectl kustomize` renders it, keeps every deployment rule; and breaking any
-rule in a rendered overlay is caught (so a passing check means something)."""
+rule in a rendered overlay is caught (so a passing check means something): the project's rules by
+policy.py, the generic hardening rules by checkov."""
 
 from __future__ import annotations
 
 import copy
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -119,7 +122,7 @@ def _capabilities(m: list[Manifest]) -> None:
 
 def _root_user(m: list[Manifest]) -> None:
     pod = _find(m, "Deployment", "marketplace")["spec"]["template"]["spec"]
-    pod["securityContext"]["runAsNonRoot"] = False
+    pod["securityContext"].update(runAsNonRoot=False, runAsUser=0)
     _container(m, "marketplace")["securityContext"].pop("runAsNonRoot")
 
 
@@ -137,6 +140,10 @@ def _token(m: list[Manifest]) -> None:
 
 def _account_token(m: list[Manifest]) -> None:
     _find(m, "ServiceAccount", "recommendations")["automountServiceAccountToken"] = True
+
+
+def _privileged(m: list[Manifest]) -> None:
+    _container(m, "recommendations")["securityContext"]["privileged"] = True
 
 
 def _no_tmp(m: list[Manifest]) -> None:
@@ -319,15 +326,6 @@ def _no_reflection_in_dev(m: list[Manifest]) -> None:
 
 MUTATIONS: list[tuple[str, Callable[[list[Manifest]], None], str]] = [
     ("production", _cluster_ip_service, "headless-service"),
-    ("dev", _latest_tag, "pinned-image"),
-    ("production", _untagged, "pinned-image"),
-    ("production", _no_limits, "resources"),
-    ("dev", _writable_root, "security-context"),
-    ("production", _escalation, "security-context"),
-    ("production", _capabilities, "security-context"),
-    ("dev", _root_user, "security-context"),
-    ("production", _no_seccomp, "security-context"),
-    ("production", _token, "service-account-token"),
     ("dev", _account_token, "service-account-token"),
     ("production", _no_tmp, "writable-paths"),
     ("production", _multiproc_on_root, "writable-paths"),
@@ -383,3 +381,53 @@ def test_policy_catches_violation(
     violations = check(manifests, OVERLAYS[overlay])
     assert violations, f"{mutate.__name__} went unnoticed"
     assert {v.rule for v in violations} == {rule}, "\n".join(map(str, violations))
+
+
+# The generic hardening rules are checkov's (deploy/checkov.yaml), not this policy's: each mutation
+# below breaks one, and checkov run as `make check-deploy` runs it must name that check.
+CHECKOV = Path(os.environ.get("CHECKOV", ROOT / ".venv" / "checkov" / "bin" / "checkov"))
+CHECKOV_MUTATIONS: list[tuple[str, Callable[[list[Manifest]], None], set[str]]] = [
+    ("dev", _latest_tag, {"CKV_K8S_14"}),
+    ("production", _untagged, {"CKV_K8S_14"}),
+    ("production", _no_limits, {"CKV_K8S_11", "CKV_K8S_13"}),
+    ("dev", _writable_root, {"CKV_K8S_22"}),
+    ("production", _escalation, {"CKV_K8S_20"}),
+    ("production", _capabilities, {"CKV_K8S_37"}),
+    ("production", _privileged, {"CKV_K8S_16"}),
+    ("dev", _root_user, {"CKV_K8S_23", "CKV_K8S_40"}),
+    ("production", _no_seccomp, {"CKV_K8S_31"}),
+    ("production", _token, {"CKV_K8S_38"}),
+]
+
+
+def _checkov_failures(folder: Path) -> dict[str, set[str]]:
+    """The IDs of the checks that fail on each manifest file in `folder`, by file name."""
+    if not CHECKOV.exists():
+        pytest.fail(f"{CHECKOV} not found: run `make check-deploy` (it installs checkov)")
+    result = subprocess.run(
+        [CHECKOV, "--config-file", ROOT / "deploy" / "checkov.yaml", "--framework", "kubernetes",
+         "--output", "json", "--directory", folder],
+        capture_output=True, text=True, timeout=300, check=False, cwd=folder,
+    )  # fmt: skip
+    assert result.returncode in {0, 1}, result.stderr
+    report = json.loads(result.stdout)
+    failures: dict[str, set[str]] = {path.name: set() for path in folder.iterdir()}
+    for failed in report["results"]["failed_checks"]:
+        failures[Path(failed["file_path"]).name].add(failed["check_id"])
+    return failures
+
+
+def test_checkov_catches_what_the_generic_rules_guard(tmp_path: Path) -> None:
+    for overlay in OVERLAYS:
+        (tmp_path / f"{overlay}.yaml").write_text(yaml.safe_dump_all(render(overlay)))
+    for overlay, mutate, _ in CHECKOV_MUTATIONS:
+        manifests = render(overlay)
+        mutate(manifests)
+        (tmp_path / f"{mutate.__name__.lstrip('_')}.yaml").write_text(yaml.safe_dump_all(manifests))
+    failures = _checkov_failures(tmp_path)
+    assert {overlay: failures[f"{overlay}.yaml"] for overlay in OVERLAYS} == {
+        overlay: set() for overlay in OVERLAYS
+    }
+    caught = {mutate.__name__: failures[f"{mutate.__name__.lstrip('_')}.yaml"]
+              for _, mutate, _ in CHECKOV_MUTATIONS}  # fmt: skip
+    assert caught == {mutate.__name__: checks for _, mutate, checks in CHECKOV_MUTATIONS}

@@ -68,15 +68,12 @@ def answers(url: str) -> bool:
 
 @pytest.fixture(scope="module")
 def environment(tmp_path_factory):
-    """The caller's environment without the services' settings, with a catalog and a
-    development database of the test's own."""
+    """The caller's environment without the services' settings (so the service serves its
+    packaged catalog), with a development database of the test's own."""
     workdir = tmp_path_factory.mktemp("make-run")
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
     env.pop("MAKEFLAGS", None)
-    env.update(
-        RECOMMENDATIONS_CATALOG=str(workdir / "catalog.sqlite3"),
-        DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}",
-    )
+    env.update(DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}")
     return env, workdir
 
 

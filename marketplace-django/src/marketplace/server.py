@@ -38,12 +38,11 @@ from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 
 from marketplace.settings import environment as env
+from marketplace.settings import variables
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-PORT = 8000
-INTERNAL_PORT = 9000
 HEADER_READ_TIMEOUT_MS = 10_000
 # A stopping worker finishes its requests within Kubernetes' default 30 s termination grace.
 STOP_TIMEOUT_SECONDS = 20
@@ -64,13 +63,11 @@ class ServerSettings:
     def from_environment(cls) -> ServerSettings:
         """Read the settings; a bad value stops the process with one line and status 2."""
         settings = cls(
-            bind=env.string("MARKETPLACE_BIND", "0.0.0.0"),  # noqa: S104  (a container's port)
-            port=env.integer("MARKETPLACE_PORT", PORT, minimum=1, maximum=65535),
-            internal_port=env.integer(
-                "MARKETPLACE_INTERNAL_PORT", INTERNAL_PORT, minimum=1, maximum=65535
-            ),
-            workers=env.integer("WEB_CONCURRENCY", 2, minimum=1, maximum=64),
-            threads=env.integer("MARKETPLACE_THREADS", 4, minimum=1, maximum=256),
+            bind=env.string("MARKETPLACE_BIND"),
+            port=env.integer("MARKETPLACE_PORT", minimum=1, maximum=65535),
+            internal_port=env.integer("MARKETPLACE_INTERNAL_PORT", minimum=1, maximum=65535),
+            workers=env.integer("WEB_CONCURRENCY", minimum=1, maximum=64),
+            threads=env.integer("MARKETPLACE_THREADS", minimum=1, maximum=256),
         )
         if settings.internal_port == settings.port:
             env.refuse(
@@ -83,11 +80,16 @@ class ServerSettings:
 
 def main() -> None:
     """Serve the site until SIGTERM or SIGINT, then let the workers finish their requests."""
-    parser = argparse.ArgumentParser(prog="marketplace-server", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="marketplace-server",
+        description=__doc__.split("\n")[0],
+        epilog="environment variables (all optional unless marked):\n" + variables.describe(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("app", nargs="?", default=_APPLICATION, help="module:callable (WSGI)")
     app = parser.parse_args().app
     settings = ServerSettings.from_environment()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings.prod")
+    os.environ["DJANGO_SETTINGS_MODULE"] = env.string("DJANGO_SETTINGS_MODULE")
     metrics_dir = _metrics_directory()
 
     # prometheus-client reads PROMETHEUS_MULTIPROC_DIR when it is first imported.

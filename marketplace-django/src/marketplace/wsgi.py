@@ -6,6 +6,8 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings.prod")
+from marketplace.settings import environment as env
+
+os.environ["DJANGO_SETTINGS_MODULE"] = env.string("DJANGO_SETTINGS_MODULE")
 
 application = get_wsgi_application()

@@ -1,7 +1,10 @@
-"""The catalog: a SQLite file of books, loaded into memory once at start-up.
+"""The catalog: books in SQLite under the catalog's rules, loaded into memory once at start-up.
 
-`build_catalog` turns the committed CSV (`data/books.csv`) into the SQLite file; `load_catalog`
-reads that file into an `InMemoryCatalog`, so no call ever queries the database.
+`load_catalog(None)` serves the catalog packaged with the service (`data/books.csv`): the CSV is
+written into an in-memory SQLite database, exactly as `build_catalog` writes a file, and read back
+from it, so it meets the same rules and needs no file, cache or writable directory.
+`load_catalog(path)` reads a file that `build_catalog` (`recommendations-server build-catalog`)
+wrote. Either way the books end in an `InMemoryCatalog`, so no call ever queries the database.
 """
 
 from __future__ import annotations
@@ -102,35 +105,62 @@ def build_catalog(books: Sequence[Book], output: Path) -> None:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with closing(sqlite3.connect(tmp)) as db, db:
+        with closing(sqlite3.connect(tmp)) as db:
+            _write(db, books)
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_catalog(path: Path | None) -> InMemoryCatalog:
+    """Read every book of the SQLite catalog at `path`, or of the packaged catalog when `path` is
+    None, into memory.
+
+    Raises `CatalogError` if the file is missing, unreadable, not a catalog, or has no books, or if
+    a book breaks a catalog rule.
+    """
+    if path is None:
+        source = default_csv()
+        with closing(sqlite3.connect(":memory:")) as db:
+            _write(db, read_csv(source))
+            books = _read(db, source)
+    else:
+        if not path.is_file():
+            raise CatalogError(
+                f"catalog {path} does not exist: build it with "
+                f"'recommendations-server build-catalog --output {path}', "
+                "or unset RECOMMENDATIONS_CATALOG to serve the packaged catalog"
+            )
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error as error:
+            raise CatalogError(f"catalog {path} cannot be opened: {error}") from None
+        with closing(db):
+            books = _read(db, path)
+    return InMemoryCatalog(books)
+
+
+def _write(db: sqlite3.Connection, books: Sequence[Book]) -> None:
+    """Create the catalog's table in `db` and insert `books`, in one transaction."""
+    try:
+        with db:
             db.executescript(_SCHEMA)
             db.executemany(
                 "INSERT INTO books (id, title, author, category) VALUES (?, ?, ?, ?)",
                 [(b.id, b.title, b.author, b.category.value) for b in books],
             )
-        tmp.replace(output)
     except sqlite3.IntegrityError as error:
         raise CatalogError(f"the books break a catalog rule: {error}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
-def load_catalog(path: Path) -> InMemoryCatalog:
-    """Read every book of the SQLite catalog at `path` into memory.
-
-    Raises `CatalogError` if the file is missing, unreadable, not a catalog, or has no books.
-    """
-    if not path.is_file():
-        raise CatalogError(
-            f"catalog {path} does not exist: build it with "
-            f"'recommendations-server build-catalog --output {path}'"
-        )
+def _read(db: sqlite3.Connection, source: Path) -> list[Book]:
+    """Every book in `db`; `source` names it in errors."""
     try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
-            rows = db.execute("SELECT id, title, author, category FROM books").fetchall()
+        rows = db.execute("SELECT id, title, author, category FROM books").fetchall()
         books = [Book(id=i, title=t, author=a, category=Category(c)) for i, t, a, c in rows]
     except (sqlite3.Error, ValueError) as error:
-        raise CatalogError(f"catalog {path} is not a readable bookshop catalog: {error}") from None
+        problem = f"catalog {source} is not a readable bookshop catalog: {error}"
+        raise CatalogError(problem) from None
     if not books:
-        raise CatalogError(f"catalog {path} has no books")
-    return InMemoryCatalog(books)
+        raise CatalogError(f"catalog {source} has no books")
+    return books

@@ -75,9 +75,9 @@ def _serve() -> int:
     configure_logging(settings.log_level)
     try:
         catalog = load_catalog(settings.catalog)
+        source = "packaged" if settings.catalog is None else str(settings.catalog)
         logging.getLogger(__name__).info(
-            "catalog loaded",
-            extra={"fields": {"catalog": str(settings.catalog), "books": len(catalog)}},
+            "catalog loaded", extra={"fields": {"catalog": source, "books": len(catalog)}}
         )
         serve(settings, catalog)
     except (CatalogError, StartupError) as error:

@@ -2,7 +2,7 @@
 
 grpcio's sync server hands a call to a worker thread as soon as its headers arrive, and the worker
 then waits for the request message. A client that sends headers and never a body (or opens a
-stream and goes quiet) holds that thread: four such calls used to stop a four-worker server.
+stream and goes quiet) holds that thread: unwatched, four such calls stop a four-worker server.
 
 Here every handler reads its requests through a `Watchdog`. While a call waits for a message it
 is listed; a watchdog thread, every `interval`, cancels the calls that have waited longer than the

@@ -32,9 +32,10 @@ VARIABLES = (
     Variable("RECOMMENDATIONS_BIND", "[::]", "a host or address", "address the ports listen on"),
     Variable(
         "RECOMMENDATIONS_CATALOG",
-        ".cache/catalog.sqlite3",
+        "",
         "a file path",
-        "SQLite catalog (build it with `recommendations-server build-catalog`)",
+        "SQLite catalog built by `recommendations-server build-catalog`; unset: the catalog"
+        " packaged with the service",
     ),
     Variable(
         "RECOMMENDATIONS_METRICS_PORT", "9464", "a port 0-65535", "Prometheus /metrics HTTP port"
@@ -134,7 +135,7 @@ class Settings:
 
     port: int = 50051
     bind: str = "[::]"
-    catalog: Path = Path(".cache/catalog.sqlite3")
+    catalog: Path | None = None
     metrics_port: int = 9464
     reflection: bool = True
     drain_seconds: float = 0.0
@@ -170,7 +171,7 @@ class Settings:
         return cls(
             port=get("RECOMMENDATIONS_PORT", _port),
             bind=get("RECOMMENDATIONS_BIND", _text),
-            catalog=get("RECOMMENDATIONS_CATALOG", Path),
+            catalog=get("RECOMMENDATIONS_CATALOG", _path_or_none),
             metrics_port=get("RECOMMENDATIONS_METRICS_PORT", _port),
             reflection=get("RECOMMENDATIONS_REFLECTION", _boolean),
             drain_seconds=get("RECOMMENDATIONS_DRAIN_SECONDS", _non_negative),

@@ -1,8 +1,9 @@
 """Clients that start calls and never send their requests cannot stop anyone else's calls.
 
 grpcio's sync server gives a call a worker thread as soon as its headers arrive; an attacker
-holding many calls open without sending a message (or idle reflection streams) used to take every
-worker. Here 64 such calls are held while other clients call with the website's deadline.
+holding many calls open without sending a message (or idle reflection streams) would take every
+worker without the watchdog. Here 64 such calls are held while other clients call with the
+website's deadline.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
@@ -15,11 +16,12 @@ import pytest
 from bookshop.recommendations.v1.recommendations_pb2 import BOOK_CATEGORY_MYSTERY, RecommendRequest
 from bookshop.recommendations.v1.recommendations_pb2_grpc import RecommendationsServiceStub
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from recommendations.catalog import load_catalog
+from recommendations.catalog import build_catalog, default_csv, load_catalog, read_csv
+from recommendations.domain import Book, Category
+from recommendations.settings import VARIABLES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
 COMMAND = [sys.executable, "-m", "recommendations"]
 DRAIN = 3  # seconds; generous, so a busy machine still fits the checks inside the window
@@ -44,12 +46,67 @@ def _run(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
 def test_help_lists_every_variable_with_its_default() -> None:
     result = _run("--help")
     assert result.returncode == 0
-    for line in ("RECOMMENDATIONS_PORT=50051", "RECOMMENDATIONS_METRICS_PORT=9464",
-                 "RECOMMENDATIONS_CATALOG=.cache/catalog.sqlite3",
-                 "RECOMMENDATIONS_DRAIN_SECONDS=0", "RECOMMENDATIONS_GRACE_SECONDS=10",
-                 "RECOMMENDATIONS_HEALTH_PORT=50052", "RECOMMENDATIONS_TLS_CLIENT_CA=",
-                 "RECOMMENDATIONS_LOG_LEVEL=INFO", "RECOMMENDATIONS_REFLECTION=true"):  # fmt: skip
-        assert line in result.stdout
+    for variable in VARIABLES:
+        assert f"  {variable.name}={variable.default}\n" in result.stdout
+    assert "  RECOMMENDATIONS_CATALOG=\n" in result.stdout
+
+
+def _serve_from(directory: Path, **variables: str) -> tuple[list[str], dict[str, object]]:
+    """Start the `recommendations-server` script in `directory`, ask it for mystery books, stop it;
+    return the titles it recommended and its "catalog loaded" log entry."""
+    script = Path(sys.executable).with_name("recommendations-server")
+    server = subprocess.Popen(
+        [str(script)],
+        cwd=directory,
+        env=_env(RECOMMENDATIONS_PORT="0", RECOMMENDATIONS_METRICS_PORT="0", **variables),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        entries = {}
+        for line in server.stdout:
+            entry = json.loads(line)
+            entries[entry["message"]] = entry
+            if entry["message"] == "serving":
+                break
+        else:
+            raise AssertionError(f"the server exited with {server.wait()} before serving")
+        with grpc.insecure_channel(f"127.0.0.1:{entries['serving']['port']}") as channel:
+            reply = RecommendationsServiceStub(channel).Recommend(
+                RecommendRequest(user_id=3, category=BOOK_CATEGORY_MYSTERY), timeout=5
+            )
+        return [book.title for book in reply.recommendations], entries["catalog loaded"]
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def test_with_no_catalog_configured_it_serves_the_packaged_one_from_any_directory(
+    tmp_path: Path,
+) -> None:
+    titles, loaded = _serve_from(tmp_path)
+    packaged = {book.title for book in read_csv(default_csv())}
+    assert len(titles) == 3
+    assert set(titles) <= packaged
+    assert loaded["catalog"] == "packaged"
+    assert loaded["books"] == len(packaged)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_configured_catalog_wins_over_the_packaged_one(tmp_path: Path) -> None:
+    mine = [
+        Book(id=i, title=f"Mystery {i}", author="A. Writer", category=Category.MYSTERY)
+        for i in range(1, 4)
+    ]
+    build_catalog(mine, tmp_path / "mine.sqlite3")
+    (tmp_path / "empty").mkdir()
+    titles, loaded = _serve_from(
+        tmp_path / "empty", RECOMMENDATIONS_CATALOG=str(tmp_path / "mine.sqlite3")
+    )
+    assert sorted(titles) == ["Mystery 1", "Mystery 2", "Mystery 3"]
+    assert loaded["catalog"] == str(tmp_path / "mine.sqlite3")
+    assert loaded["books"] == 3
 
 
 def test_a_bad_variable_is_one_line_and_status_2(catalog_file: Path) -> None:

@@ -37,6 +37,15 @@ def test_build_then_load_round_trips(tmp_path: Path) -> None:
         assert ids == sorted(b.id for b in books if b.category is category)
 
 
+def test_the_packaged_catalog_is_the_committed_csv() -> None:
+    books = read_csv(default_csv())
+    catalog = load_catalog(None)
+    for category in Category:
+        assert list(catalog.books_in(category)) == sorted(
+            (b for b in books if b.category is category), key=lambda b: b.id
+        )
+
+
 def test_a_missing_catalog_says_how_to_build_it(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="does not exist: build it with 'recommendations-server"):
         load_catalog(tmp_path / "nope.sqlite3")

@@ -18,7 +18,7 @@ def test_defaults_match_the_documented_variables() -> None:
     assert settings.drain_seconds == 0
     assert settings.grace_seconds == 10
     assert settings.tls is None
-    assert settings.catalog == Path(".cache/catalog.sqlite3")
+    assert settings.catalog is None
     assert settings.log_level == logging.INFO
 
 

@@ -15,8 +15,8 @@ import dj_database_url
 from marketplace.settings import environment as env
 
 DEBUG = False
-SECRET_KEY = env.string("DJANGO_SECRET_KEY", "")
-ALLOWED_HOSTS = env.words("DJANGO_ALLOWED_HOSTS", [])
+SECRET_KEY = env.string("DJANGO_SECRET_KEY")
+ALLOWED_HOSTS = env.words("DJANGO_ALLOWED_HOSTS")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -71,7 +71,7 @@ def _database(url: str) -> dict[str, Any]:
 
 # SQLite in the working directory unless DATABASE_URL names another database (PostgreSQL in
 # production). The site stores only Django's own tables: sessions live in signed cookies.
-DATABASES = {"default": _database(env.string("DATABASE_URL", "sqlite:///db.sqlite3"))}
+DATABASES = {"default": _database(env.string("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Signed-cookie sessions keep a page view free of database writes: the only thing a visitor's
@@ -87,7 +87,7 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT: Path | None = Path(env.string("DJANGO_STATIC_ROOT", "staticfiles")).resolve()
+STATIC_ROOT: Path | None = Path(env.string("DJANGO_STATIC_ROOT")).resolve()
 
 # Security headers on every response. Django sends nosniff, the referrer policy and the
 # opener policy from SecurityMiddleware and X-Frame-Options from XFrameOptionsMiddleware.
@@ -107,10 +107,10 @@ SECURE_CSP = {
 
 # The recommendations service: a full gRPC target, or host and port.
 RECOMMENDATIONS_TARGET = env.optional("RECOMMENDATIONS_TARGET") or "{}:{}".format(
-    env.string("RECOMMENDATIONS_HOST", "localhost"),
-    env.integer("RECOMMENDATIONS_PORT", 50051, minimum=1, maximum=65535),
+    env.string("RECOMMENDATIONS_HOST"),
+    env.integer("RECOMMENDATIONS_PORT", minimum=1, maximum=65535),
 )
-RECOMMENDATIONS_TIMEOUT_SECONDS = env.seconds("RECOMMENDATIONS_TIMEOUT_SECONDS", 0.3)
+RECOMMENDATIONS_TIMEOUT_SECONDS = env.seconds("RECOMMENDATIONS_TIMEOUT_SECONDS")
 RECOMMENDATIONS_TLS_CA = env.readable_file("RECOMMENDATIONS_TLS_CA")
 RECOMMENDATIONS_TLS_CLIENT_CERT = env.readable_file("RECOMMENDATIONS_TLS_CLIENT_CERT")
 RECOMMENDATIONS_TLS_CLIENT_KEY = env.readable_file("RECOMMENDATIONS_TLS_CLIENT_KEY")
@@ -121,7 +121,7 @@ if (RECOMMENDATIONS_TLS_CLIENT_CERT is None) != (RECOMMENDATIONS_TLS_CLIENT_KEY 
         "the PEM paths of the client's private key and certificate, for mutual TLS",
     )
 
-_LOG_LEVEL = env.string("DJANGO_LOG_LEVEL", "INFO").upper()
+_LOG_LEVEL = env.string("DJANGO_LOG_LEVEL").upper()
 if _LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     env.refuse("DJANGO_LOG_LEVEL", "is not a log level", "DEBUG, INFO, WARNING, ERROR or CRITICAL")
 LOGGING = {

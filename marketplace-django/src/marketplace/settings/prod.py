@@ -29,7 +29,7 @@ if (
     or SECRET_KEY.startswith("django-insecure-")
 ):
     env.refuse("DJANGO_SECRET_KEY", "is too weak", _KEY_FORM)
-ALLOWED_HOSTS = env.words("DJANGO_ALLOWED_HOSTS", [])
+ALLOWED_HOSTS = env.words("DJANGO_ALLOWED_HOSTS")
 if not ALLOWED_HOSTS:
     env.refuse(
         "DJANGO_ALLOWED_HOSTS", "is not set", "comma-separated host names, e.g. books.example.com"
@@ -42,7 +42,7 @@ STORAGES = {
 
 # Plain HTTP is redirected to HTTPS (probes and Prometheus use the internal port, which is not
 # Django's). DJANGO_SECURE_SSL_REDIRECT=false is for local runs over plain HTTP.
-SECURE_SSL_REDIRECT = env.boolean("DJANGO_SECURE_SSL_REDIRECT", True)
+SECURE_SSL_REDIRECT = env.boolean("DJANGO_SECURE_SSL_REDIRECT")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
