@@ -130,3 +130,47 @@ def test_every_copy_of_the_website_ports_is_the_servers() -> None:
     assert exposed == [f"{port} {internal}"]
     compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
     assert compose["services"]["marketplace"]["ports"] == [f"127.0.0.1:{port}:{port}"]
+
+
+def _versions() -> dict[str, str]:
+    """Each image's name suffix and the version of the distribution it ships."""
+    found = {}
+    for image, folder in (
+        ("recommendations", "recommendations-service"),
+        ("marketplace", "marketplace-django"),
+    ):
+        text = (ROOT / folder / "pyproject.toml").read_text()
+        match = re.search(r'^version = "([^"]+)"', text, re.MULTILINE)
+        assert match is not None, folder
+        found[image] = match.group(1)
+    return found
+
+
+def test_every_image_reference_carries_the_version_of_what_it_ships() -> None:
+    """The image tags in the manifests, the overlays and the compose file are copies of the
+    distributions' versions: a release that bumps one without the others fails here."""
+    versions = _versions()
+    texts = [
+        (ROOT / path).read_text()
+        for path in [
+            "docker-compose.yaml",
+            *(str(p.relative_to(ROOT)) for p in (ROOT / "deploy").rglob("*.yaml")),
+        ]
+    ]
+    references = [
+        (name, tag)
+        for text in texts
+        for name, tag in re.findall(r"bookshop[/-](recommendations|marketplace):([\w.]+)", text)
+    ]
+    tags = [
+        (name, tag)
+        for text in texts
+        for name, tag in re.findall(
+            r"name: \S*bookshop/(recommendations|marketplace)\n(?:\s+newName: .*\n)?\s+newTag: "
+            r"\"([^\"]+)\"",
+            text,
+        )
+    ]
+    assert references
+    assert tags
+    assert {(name, tag) for name, tag in references + tags} == set(versions.items())
