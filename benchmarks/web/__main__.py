@@ -18,11 +18,12 @@ deployed). For each run: requests/s, p50/p99 from wrk, and
 CPU time per request of the web server's whole process tree (user + system, from /proc: steadier
 than throughput on a shared machine). The live run's pages are checked from the site's own metric
 (every call OK: a degraded page would be cheaper and flatter the figures). Targets: live at least
-0.80 x static and at least 1.2 x tutorial requests/s (medians of the per-round ratios), judged
+0.95 x the floor and at least 1.2 x tutorial requests/s (medians of the per-round ratios), judged
 on the whole machine: the site is deployed with two worker processes, a design for more than
 one CPU, and the reference figure for the tutorial (about 540 requests/s on a slower machine of
 this kind) scales to what the tutorial does here unpinned, not pinned. The pinned figures are kept
-beside them: they show what each page costs on one CPU.
+beside them: they show what each page costs on one CPU. Per page, the report also compares the
+live site's web CPU with the tutorial's, which requests/s on two CPUs hides.
 
 Usage: python -m benchmarks.web [--rounds 5] [--seconds 10] [--output docs/benchmarks-web.md]
                                 [--check-targets]  (exit 1 when a target is missed)
@@ -64,12 +65,12 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 BASELINES = ROOT / "benchmarks" / "baselines"
 CONNECTIONS = 8
-STATIC_TARGET, TUTORIAL_TARGET = 0.80, 1.2
+FLOOR_TARGET, TUTORIAL_TARGET = 0.95, 1.2
 _RATIOS: tuple[tuple[str, str, float | None, str], ...] = (
-    ("live", "static", STATIC_TARGET, ""),
+    ("live", "floor", FLOOR_TARGET, " (how near live is to the cheapest page with one call)"),
     ("live", "tutorial", TUTORIAL_TARGET, ""),
     ("floor", "static", None, " (the most one grpcio call allows)"),
-    ("live", "floor", None, " (how near live is to that)"),
+    ("live", "static", None, ""),
 )
 """The ratios each placement reports: contender, over contender, target (None: shown only), note."""
 _MAX_DEGRADED = 0.01
@@ -157,7 +158,10 @@ def main() -> int:
     print(f"wrote {args.output}")
     shutil.rmtree(workdir, ignore_errors=True)
     print(f"targets ({JUDGED.name}): {'met' if report.met else 'NOT MET'}")
-    return 1 if args.check_targets and not report.met else 0
+    if args.check_targets and not report.met:
+        print(f"error: the website missed a target on the {JUDGED.name} (see {args.output})")
+        return 1
+    return 0
 
 
 def _start(
@@ -416,6 +420,8 @@ def _report(contenders: list[Contender], down: dict[str, str], seconds: float) -
         )
         sections.append(f"## {placement.name.capitalize()} ({where})\n\n{tables}\n")
     rounds = len(live.runs[JUDGED.name])
+    tutorial = next(c for c in contenders if c.name == "tutorial")
+    per_page = statistics.median(_ratios(live.runs[JUDGED.name], tutorial.runs[JUDGED.name])[1])
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = "\n".join(sections)
     markdown = f"""# Website benchmark: the homepage
@@ -448,6 +454,10 @@ The contenders:
   (`benchmarks/baselines/bare_sync.py`, empty reply): `benchmarks/web/floor_site.py`, bench only.
   No Python gRPC client and server can make a page with one call cheaper, so floor / static is
   the most the live page could reach against the static one.
+
+Per page, the live site's web server spends {per_page:.2f} x the tutorial's web CPU on the whole
+machine (the median of the per-round ratios): its requests/s lead rests on its two worker
+processes using both CPUs, where `flask run` serves from one process.
 
 {body}
 ## With the recommendations server stopped (20 sequential requests each)
