@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         build_catalog(catalog)
         server = Replica(supervisor, "server", catalog)
         server.start()
-        today = f"today's ({_version_file()})"
+        today = f"today's (protos {_version_file()})"
         jobs: list[tuple[Client, End, Path]] = [
             (client, end, workdir / "venvs" / f"{n}-{end}")
             for n, client in enumerate(clients)
@@ -167,7 +167,7 @@ def _old_server(
     oldest: Client, supervisor: Supervisor, workdir: Path, catalog: Path, client: str
 ) -> Cell:
     """Today's website against a server built only from the oldest release's code."""
-    label = f"today's website ({_version_file()})"
+    label = f"today's website (protos {_version_file()})"
     server_label = f"built from {oldest.version}'s code only"
     python = create_venv(workdir / "venvs" / "old-server")
     pip_install(
