@@ -6,9 +6,10 @@ stream and goes quiet) holds that thread: unwatched, four such calls stop a four
 
 Here every handler reads its requests through a `Watchdog`. While a call waits for a message it
 is listed; a watchdog thread, every `interval`, cancels the calls that have waited longer than the
-receive timeout (the client sees CANCELLED) and asks the `WorkerPool` for a spare thread for each
-call that has waited longer than one interval, so the workers stay free for calls whose requests
-have arrived. The hot path pays for one clock read and one dict insertion and deletion.
+receive timeout (the client sees CANCELLED) and asks the `WorkerPool` for spare threads for the
+calls that have waited longer than one interval (see `WorkerPool.spare`), so the workers stay free
+for calls whose requests have arrived. The hot path pays for one clock read and one dict insertion
+and deletion.
 
 `wrap` turns the server's handlers into ones that read through the watchdog: unary requests become
 request streams of one message (the same on the wire), so that the handler, not grpcio, waits for
@@ -17,7 +18,6 @@ the message; a request stream is read one watched message at a time.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from recommendations.executor import WorkerPool
-
-_log = logging.getLogger(__name__)
 
 _Waiting = tuple[float, grpc.ServicerContext, str]
 
