@@ -1,4 +1,8 @@
-"""The WSGI application marketplace-server serves; production settings unless told otherwise."""
+"""The WSGI application marketplace-server serves; production settings unless told otherwise.
+
+Tracing is installed first, when the OTEL_* variables turn it on (`marketplace.telemetry`): the
+Django instrumentation must add its middleware before Django loads the middleware.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from marketplace import telemetry
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings.prod")
 
+telemetry.install()
 application = get_wsgi_application()
