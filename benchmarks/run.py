@@ -28,6 +28,7 @@ from pathlib import Path
 from bookshop.recommendations.v1 import recommendations_pb2
 
 from benchmarks.baselines.tutorial import generate_stubs
+from soak.harness.otlp import OtlpReceiver
 from soak.harness.ports import free_port
 from soak.harness.processes import taskset, tree_cpu_seconds, wait_until
 from soak.harness.service import handled_calls
@@ -37,6 +38,8 @@ BASELINES = HERE / "baselines"
 SERVICE_PATH = "/bookshop.recommendations.v1.RecommendationsService/Recommend"
 SERVER_CPU, LOAD_CPU = "1", "0"
 SERVICE = "recommendations-service"
+SERVICE_TRACED = "recommendations-service-traced"
+TRACED_RATIO = 0.1
 
 
 @dataclass
@@ -72,8 +75,10 @@ def main() -> int:
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
+    receiver = OtlpReceiver()
+    receiver.start()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        contenders = _contenders(Path(tmp), args.catalog)
+        contenders = _contenders(Path(tmp), args.catalog, receiver.grpc_endpoint)
         results: dict[str, list[Run]] = {c.name: [] for c in contenders}
         single: dict[str, list[Run]] = {c.name: [] for c in contenders}
         for round_number in range(args.rounds):
@@ -90,6 +95,8 @@ def main() -> int:
                     f"| 1x1 p50 {one.p50_ms:.3f} ms",
                     flush=True,
                 )
+    receiver.stop()
+    args.spans = _check_traced(len(receiver.spans()), args)
     args.load = (load_before, os.getloadavg()[0])
     report = _report(contenders, results, single, args)
     print(report)
@@ -99,7 +106,7 @@ def main() -> int:
     return 0
 
 
-def _contenders(tmp: Path, catalog: Path) -> list[Contender]:
+def _contenders(tmp: Path, catalog: Path, otlp_endpoint: str) -> list[Contender]:
     python = sys.executable
     generated = generate_stubs(tmp / "tutorial")
     sys.path.insert(0, str(generated))
@@ -144,7 +151,30 @@ def _contenders(tmp: Path, catalog: Path) -> list[Contender]:
             env={"RECOMMENDATIONS_CATALOG": str(catalog), "RECOMMENDATIONS_BIND": "127.0.0.1"},
             metrics=True,
         ),
+        Contender(
+            SERVICE_TRACED,
+            f"this service, tracing on ({TRACED_RATIO:.0%} ratio, OTLP/gRPC to a local receiver)",
+            [str(server)],
+            SERVICE_PATH,
+            service_request,
+            env={
+                "RECOMMENDATIONS_CATALOG": str(catalog),
+                "RECOMMENDATIONS_BIND": "127.0.0.1",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                "OTEL_TRACES_SAMPLER_ARG": str(TRACED_RATIO),
+            },
+            metrics=True,
+        ),
     ]
+
+
+def _check_traced(spans: int, args: argparse.Namespace) -> int:
+    """The spans the traced service exported: about the ratio of its calls, or the run is void."""
+    calls = args.rounds * (500 + args.calls + args.latency_calls)
+    if not 0.5 * TRACED_RATIO * calls <= spans <= 1.5 * TRACED_RATIO * calls:
+        raise SystemExit(f"the traced service exported {spans} spans for {calls} calls")
+    return spans
 
 
 def _measure(contender: Contender, calls: int, latency_calls: int, tmp: Path) -> tuple[Run, Run]:
@@ -239,7 +269,7 @@ def _report(
     single: dict[str, list[Run]],
     args: argparse.Namespace,
 ) -> str:
-    baselines = [c.name for c in contenders if c.name != SERVICE]
+    baselines = [c.name for c in contenders if c.name not in {SERVICE, SERVICE_TRACED}]
     rounds = range(args.rounds)
     # The cheapest and the fastest baseline are chosen once, by their medians over all rounds;
     # each round then compares the service with that same baseline. Taking the cheapest baseline
@@ -257,6 +287,11 @@ def _report(
     rate_ratios = [
         results[SERVICE][r].calls_per_second / results[fastest][r].calls_per_second for r in rounds
     ]
+    traced_ratios = [
+        results[SERVICE_TRACED][r].cpu_us_per_call / results[SERVICE][r].cpu_us_per_call
+        for r in rounds
+    ]
+    traced_median = statistics.median(traced_ratios)
     cpu_median, rate_median = statistics.median(cpu_ratios), statistics.median(rate_ratios)
     p50_single = statistics.median(run.p50_ms for run in single[SERVICE])
     lines = [
@@ -317,6 +352,11 @@ def _report(
         f" (target >= 0.90): {verdict[rate_median >= 0.90]}.",
         f"- p50 at one connection, one stream: **{p50_single:.3f} ms**"
         f" (target < 1 ms): {verdict[p50_single < 1.0]}.",
+        f"- Tracing on ({TRACED_RATIO:.0%} ratio, {args.spans} spans exported), CPU per call,"
+        f" median ratio to tracing off: **{traced_median:.3f}** (target <= 1.10):"
+        f" {verdict[traced_median <= 1.10]}. Per round: "
+        + ", ".join(f"{ratio:.3f}" for ratio in traced_ratios)
+        + ".",
         "",
     ]
     return "\n".join(lines)

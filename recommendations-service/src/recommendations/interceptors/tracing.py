@@ -59,18 +59,19 @@ class TracingInterceptor(UnaryInterceptor):
     the sampler drops runs with no span and no tracing work beyond the decision; its log lines
     carry no ids (there is no trace for them to lead to).
 
-    Why by hand. Measured on this service (h2load 4 x 16, server pinned, alternating rounds,
-    a 10% ratio sampler exporting over OTLP/gRPC to a local receiver; CPU per call against
-    tracing off): opentelemetry-instrumentation-grpc's server interceptor, in grpcio's
-    interceptor pipeline, 1.28 x; a span per call from the SDK's `Tracer`, composed here once
-    per method, 1.16 x, of which the decision alone (the SDK's sampler on a new trace id) was
-    about 1.05-1.08 x, each sampled span's making about 1.04 x and its export about 1.06 x.
-    Every microsecond of Python per call costs this server several times as much under load
-    (benchmarks/README.md), and the SDK's `Tracer` spends about 2 us deciding and 30 us making a
-    sampled span. So the decision is taken here first, from the variables the SDK's samplers
-    read (`telemetry.Sampling`, tested equal to them), in about 0.4 us, and a sampled call's
-    span is assembled as the `ReadableSpan` the SDK's span processors and exporters take (5 us)
-    and handed to the SDK's batch processor, which exports it as it does any span.
+    Why by hand. Measured on this service (h2load 4 x 16, server pinned, a 10% ratio sampler
+    exporting over OTLP/gRPC to a local receiver; server CPU per call against tracing off, on a
+    shared, busy machine): opentelemetry-instrumentation-grpc's server interceptor, in grpcio's
+    interceptor pipeline, 1.28 x (4 rounds); a span for every call from the SDK's `Tracer`,
+    composed here once per method, 1.16-1.18 x (8 and 5 rounds), of which about half was
+    deciding (the SDK's sampler, asked on a new trace id, takes about 2 us) and the rest making
+    sampled spans (the `Tracer` takes about 30 us per span) and exporting them. Every
+    microsecond of Python per call costs this server several times as much under load
+    (benchmarks/README.md). So the decision is taken here, from the variables the SDK's samplers
+    read (`telemetry.Sampling`, tested equal to them), in about 0.4 us, and a sampled call's span
+    is assembled as the `ReadableSpan` that the SDK's span processors and exporters take (about
+    5 us) and handed to the SDK's batch processor, which exports it as it does any span: 1.05 x
+    (16 alternating rounds; 1.01 x with every call dropped, 1.36 x with every call sampled).
     """
 
     def __init__(self, tracing: Tracing) -> None:
