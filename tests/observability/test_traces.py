@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from soak.harness.otlp import OtlpReceiver, ReceivedSpan
-from tests.observability.conftest import Traced, start_traced
+from tests.observability.traced import Traced, start_traced
 
 V2 = "bookshop.recommendations.v2.RecommendationsService"
 RPC = f"{V2}/Recommend"

@@ -33,15 +33,12 @@ from recommendations.interceptors import (
     TracingInterceptor,
 )
 from recommendations.logs import JsonFormatter
-from recommendations.server import compose_interceptors, start
+from recommendations.server import compose_interceptors
 from recommendations.telemetry import Sampling, Tracing, configure
-from tests.conftest import TEST_SETTINGS
-from tests.integration.test_failures import _CatalogThatBreaks
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable
 
-    from recommendations.catalog import InMemoryCatalog
     from recommendations.server import RunningServer
 
 V2 = "bookshop.recommendations.v2.RecommendationsService"
@@ -56,8 +53,8 @@ def exported() -> InMemorySpanExporter:
 
 
 @pytest.fixture
-def serve_traced(catalog: InMemoryCatalog, exported: InMemorySpanExporter) -> Iterator:
-    started: list[RunningServer] = []
+def serve_traced(start_server, exported: InMemorySpanExporter) -> Callable[..., RunningServer]:
+    """Start servers whose spans go to `exported`."""
 
     def _start(sampling: Sampling = ALWAYS, catalog_: object = None) -> RunningServer:
         tracing = Tracing(
@@ -65,18 +62,9 @@ def serve_traced(catalog: InMemoryCatalog, exported: InMemorySpanExporter) -> It
             Resource.create({"service.name": "recommendations"}),
             SimpleSpanProcessor(exported),
         )
-        running = start(TEST_SETTINGS, catalog_ or catalog, tracing)
-        started.append(running)
-        return running
+        return start_server(catalog_, tracing=tracing)
 
-    yield _start
-    for running in started:
-        running.server.stop(None)
-        running.metrics_http.shutdown()
-        running.metrics_http.server_close()
-        running.pool.shutdown()
-        assert running.tracing is not None
-        running.tracing.shutdown()
+    return _start
 
 
 def _call(running: RunningServer, metadata=(), **fields: object) -> grpc.StatusCode:
@@ -133,8 +121,10 @@ def test_a_refused_call_carries_its_code_and_is_not_a_server_error(serve_traced,
     assert span.status.status_code is StatusCode.UNSET
 
 
-def test_a_failed_call_marks_its_span_as_an_error(serve_traced, exported, catalog) -> None:
-    broken = _CatalogThatBreaks(catalog)
+def test_a_failed_call_marks_its_span_as_an_error(
+    serve_traced, exported, catalog_that_breaks
+) -> None:
+    broken = catalog_that_breaks
     running = serve_traced(catalog_=broken)
     broken.broken = True
     assert _call(running, _traceparent()) is grpc.StatusCode.INTERNAL
