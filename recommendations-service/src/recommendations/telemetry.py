@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from opentelemetry.sdk.trace import SpanProcessor
-    from opentelemetry.trace import SpanContext
 
 DEFAULT_SERVICE_NAME = "recommendations"
 """The `service.name` of the service's spans unless OTEL_SERVICE_NAME says otherwise."""
@@ -106,11 +105,11 @@ class Sampling:
             ratio = 1.0 if root == "always_on" else 0.0
         return cls(sampler != root, TraceIdRatioBased.get_bound_for_rate(ratio))
 
-    def sampled(self, trace_id: int, parent: SpanContext | None) -> bool:
-        """Whether the span of a call on `trace_id` is sampled; `parent` is the caller's span
-        (remote, valid), or None for a call that starts a trace."""
-        if parent is not None and self.parent_based:
-            return parent.trace_flags.sampled
+    def sampled(self, trace_id: int, caller_sampled: bool | None) -> bool:
+        """Whether the span of a call on `trace_id` is sampled; `caller_sampled` is the caller's
+        decision (its span is remote and valid), or None for a call that starts a trace."""
+        if caller_sampled is not None and self.parent_based:
+            return caller_sampled
         return trace_id & _LOW_64_BITS < self.bound
 
 

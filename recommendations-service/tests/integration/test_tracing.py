@@ -20,10 +20,16 @@ from bookshop.recommendations.v2.recommendations_pb2 import (
     RecommendRequest,
 )
 from bookshop.recommendations.v2.recommendations_pb2_grpc import RecommendationsServiceStub
+from opentelemetry import propagate
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.context import Context
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import TextMapPropagator, default_getter, default_setter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanKind, StatusCode, get_current_span
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import CollectorRegistry
 from recommendations.interceptors import (
     AccessLogInterceptor,
@@ -190,3 +196,73 @@ def test_with_tracing_off_no_interceptor_and_no_thread(start_server) -> None:
         assert isinstance(compose_interceptors(metrics, tracing)[0], TracingInterceptor)
     finally:
         tracing.shutdown()
+
+
+TRACEPARENTS = [
+    f"00-{TRACE_ID}-{PARENT_ID}-01",
+    f"00-{TRACE_ID}-{PARENT_ID}-00",
+    f"00-{TRACE_ID}-{PARENT_ID}-03",  # sampled, random trace id
+    f"00-{TRACE_ID}-{PARENT_ID}-02",
+    f"00-{TRACE_ID.upper()}-{PARENT_ID}-01",
+    f"  00-{TRACE_ID}-{PARENT_ID}-01",
+    f"01-{TRACE_ID}-{PARENT_ID}-01-what-comes-later",
+    f"00-{TRACE_ID}-{PARENT_ID}-01-not-in-version-00",
+    f"ff-{TRACE_ID}-{PARENT_ID}-01",
+    f"00-{'0' * 32}-{PARENT_ID}-01",
+    f"00-{TRACE_ID}-{'0' * 16}-01",
+    f"00-{TRACE_ID[:-1]}-{PARENT_ID}-01",
+    "not a traceparent",
+]
+
+
+class _OtherHeader(TextMapPropagator):
+    """A propagator that reads nothing, so that the composite is not W3C's alone."""
+
+    def extract(self, carrier, context=None, getter=default_getter):
+        return context if context is not None else Context()
+
+    def inject(self, carrier, context=None, setter=default_setter):
+        return None
+
+    @property
+    def fields(self):
+        return {"x-other"}
+
+
+@pytest.mark.parametrize(
+    "propagators",
+    [
+        [TraceContextTextMapPropagator(), W3CBaggagePropagator()],
+        [TraceContextTextMapPropagator(), _OtherHeader()],
+    ],
+    ids=["w3c", "another-propagator-too"],
+)
+def test_the_caller_is_read_as_the_sdks_propagator_reads_it(
+    serve_traced, exported, propagators
+) -> None:
+    previous = propagate.get_global_textmap()
+    propagate.set_global_textmap(CompositePropagator(propagators))
+    try:
+        running = serve_traced()  # the interceptor takes the propagator when it is composed
+    finally:
+        propagate.set_global_textmap(previous)
+    for header in TRACEPARENTS:
+        exported.clear()
+        _call(running, (("traceparent", header),))
+        caller = get_current_span(
+            TraceContextTextMapPropagator().extract({"traceparent": header})
+        ).get_span_context()
+        spans = exported.get_finished_spans()
+        if caller.is_valid and not caller.trace_flags.sampled:
+            assert spans == (), header  # the caller's decision, followed
+            continue
+        (span,) = spans
+        assert span.context.is_valid, header
+        if caller.is_valid:
+            assert span.parent is not None
+            assert (span.context.trace_id, span.parent.span_id) == (
+                caller.trace_id,
+                caller.span_id,
+            ), header
+        else:
+            assert span.parent is None, header

@@ -6,8 +6,9 @@ Written here rather than taken from opentelemetry-instrumentation-grpc, for spee
 
 from __future__ import annotations
 
+import re
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import grpc
 from opentelemetry import context as otel_context
@@ -20,6 +21,8 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status,
 from recommendations.interceptors.base import UnaryInterceptor, split_method, status_code
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from recommendations.interceptors.base import UnaryBehavior
     from recommendations.telemetry import Tracing
 
@@ -44,7 +47,14 @@ SERVER_ERRORS = frozenset(
 others, such as INVALID_ARGUMENT or NOT_FOUND, are the caller's doing, not the server's."""
 
 _SCOPE = InstrumentationScope(__name__)
+_W3C_FIELDS = (
+    frozenset({"traceparent", "tracestate"}),
+    frozenset({"traceparent", "tracestate", "baggage"}),
+)
+# A W3C traceparent of version 00 as its senders write it: version, trace id, parent id, flags.
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _SAMPLED = trace.TraceFlags(trace.TraceFlags.SAMPLED)
+_Metadata: TypeAlias = "Sequence[tuple[str, str | bytes]]"
 _RANDOM = trace.TraceFlags.RANDOM_TRACE_ID
 
 
@@ -88,6 +98,8 @@ class TracingInterceptor(UnaryInterceptor):
         new_trace_id, new_span_id = ids.generate_trace_id, ids.generate_span_id
         propagator = propagate.get_global_textmap()
         fields = frozenset(propagator.fields)
+        # W3C trace context alone (with baggage, which names no parent): the default.
+        w3c = fields in _W3C_FIELDS
         extract, current_span = propagator.extract, trace.get_current_span
         attach, detach, in_context = (
             otel_context.attach,
@@ -129,19 +141,39 @@ class TracingInterceptor(UnaryInterceptor):
                 )
             return response
 
+        def caller_of(metadata: _Metadata) -> SpanContext | None:
+            # The caller's span, as the configured propagator reads it from the metadata.
+            found = current_span(extract(dict(metadata))).get_span_context()
+            return found if found.is_valid else None
+
+        def caller_decision(metadata: _Metadata) -> tuple[int, bool | None]:
+            # The caller's trace id and sampling decision (None: the call starts a trace),
+            # without parsing what the decision does not need (see the class's docstring).
+            if w3c:
+                for key, value in metadata:
+                    if key == "traceparent":
+                        match = _TRACEPARENT.fullmatch(value) if isinstance(value, str) else None
+                        if match is not None:
+                            trace_id = int(match[1], 16)
+                            if trace_id and int(match[2], 16):
+                                return trace_id, int(match[3], 16) & 1 == 1
+                        break  # anything unusual: the propagator decides
+                else:
+                    return new_trace_id(), None
+            elif fields.isdisjoint(key for key, _ in metadata):
+                return new_trace_id(), None
+            caller = caller_of(metadata)
+            if caller is None:
+                return new_trace_id(), None
+            return caller.trace_id, caller.trace_flags.sampled
+
         def traced(request: object, context: grpc.ServicerContext) -> object:
             metadata = context.invocation_metadata()
-            parent = None
-            # Most of a propagator's cost is parsing: a call that carries none of its headers
-            # (from a client that does not trace) starts a trace, with no parsing.
-            for key, _ in metadata:
-                if key in fields:
-                    found = current_span(extract(dict(metadata))).get_span_context()
-                    parent = found if found.is_valid else None
-                    break
-            trace_id = new_trace_id() if parent is None else parent.trace_id
-            if not sampled(trace_id, parent):
+            trace_id, caller_sampled = caller_decision(metadata)
+            if not sampled(trace_id, caller_sampled):
                 return behavior(request, context)
+            # Sampled (a tenth of the calls, say): now the caller's span, with its trace state.
+            parent = None if caller_sampled is None else caller_of(metadata)
             flags = _SAMPLED
             if parent is None or parent.trace_flags.random_trace_id:
                 flags = trace.TraceFlags(flags | _RANDOM)
