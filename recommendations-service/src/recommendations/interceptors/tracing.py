@@ -82,6 +82,11 @@ class TracingInterceptor(UnaryInterceptor):
     is assembled as the `ReadableSpan` that the SDK's span processors and exporters take (about
     5 us) and handed to the SDK's batch processor, which exports it as it does any span: 1.05 x
     (16 alternating rounds; 1.01 x with every call dropped, 1.36 x with every call sampled).
+    Calls from the traced website all carry a `traceparent`, nine in ten of them unsampled:
+    read by the SDK's propagator (a regular expression, the trace state, the baggage, a new
+    context) such calls cost 1.20 x, read here for the decision alone 1.04 x (14 rounds); the
+    propagator still reads any header that is not a plain version-00 one, the parent of every
+    sampled call, and everything when OTEL_PROPAGATORS names other propagators.
     """
 
     def __init__(self, tracing: Tracing) -> None:
