@@ -35,7 +35,8 @@ from benchmarks.answers import PROBE_CALLS, AnswerError, check_answers
 from benchmarks.baselines import bare_aio, bare_sync
 from benchmarks.baselines.tutorial import generate_stubs
 from benchmarks.h2load import LOAD_CPU, SERVER_CPU, Run, h2load, wait_for_port, write_frame
-from benchmarks.targets import missed, service_targets
+from benchmarks.targets import TRACED_RATIO_MAX, Target, missed, service_targets
+from soak.harness.otlp import OtlpReceiver
 from soak.harness.ports import free_port
 from soak.harness.processes import taskset, tree_cpu_seconds
 
@@ -51,6 +52,8 @@ SERVICE_REQUEST = recommendations_pb2.RecommendRequest(
 """The request the service is measured with: the homepage's (three mystery books for a reader)."""
 
 SERVICE = "recommendations-service"
+SERVICE_TRACED = "recommendations-service-traced"
+TRACED_RATIO = 0.1
 
 
 @dataclass
@@ -76,8 +79,12 @@ def main() -> int:
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
+    # The traced service's spans are received here: keep that work off the servers' CPU.
+    os.sched_setaffinity(0, {int(LOAD_CPU)})
+    receiver = OtlpReceiver()
+    receiver.start()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        contenders = _contenders(Path(tmp), args.catalog)
+        contenders = _contenders(Path(tmp), args.catalog, receiver.grpc_endpoint)
         results: dict[str, list[Run]] = {c.name: [] for c in contenders}
         single: dict[str, list[Run]] = {c.name: [] for c in contenders}
         for round_number in range(args.rounds):
@@ -94,6 +101,8 @@ def main() -> int:
                     f"| 1x1 p50 {one.p50_ms:.3f} ms",
                     flush=True,
                 )
+    receiver.stop()
+    args.spans = _check_traced(len(receiver.spans()), args)
     args.load = (load_before, os.getloadavg()[0])
     report, problem = _report(contenders, results, single, args)
     print(report)
@@ -106,7 +115,7 @@ def main() -> int:
     return 0
 
 
-def _contenders(tmp: Path, catalog: Path) -> list[Contender]:
+def _contenders(tmp: Path, catalog: Path, otlp_endpoint: str) -> list[Contender]:
     python = sys.executable
     generated = generate_stubs(tmp / "tutorial")
     sys.path.insert(0, str(generated))
@@ -148,7 +157,30 @@ def _contenders(tmp: Path, catalog: Path) -> list[Contender]:
             env={"RECOMMENDATIONS_CATALOG": str(catalog), "RECOMMENDATIONS_BIND": "127.0.0.1"},
             metrics=True,
         ),
+        Contender(
+            SERVICE_TRACED,
+            f"this service, tracing on ({TRACED_RATIO:.0%} ratio, OTLP/gRPC to a local receiver)",
+            [str(server)],
+            SERVICE_PATH,
+            SERVICE_REQUEST,
+            env={
+                "RECOMMENDATIONS_CATALOG": str(catalog),
+                "RECOMMENDATIONS_BIND": "127.0.0.1",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                "OTEL_TRACES_SAMPLER_ARG": str(TRACED_RATIO),
+            },
+            metrics=True,
+        ),
     ]
+
+
+def _check_traced(spans: int, args: argparse.Namespace) -> int:
+    """The spans the traced service exported: about the ratio of its calls, or the run is void."""
+    calls = args.rounds * (500 + args.calls + args.latency_calls)
+    if not 0.5 * TRACED_RATIO * calls <= spans <= 1.5 * TRACED_RATIO * calls:
+        raise SystemExit(f"the traced service exported {spans} spans for {calls} calls")
+    return spans
 
 
 def _measure(contender: Contender, calls: int, latency_calls: int, tmp: Path) -> tuple[Run, Run]:
@@ -205,7 +237,7 @@ def _report(
     args: argparse.Namespace,
 ) -> tuple[str, str | None]:
     """The report, and one line naming the missed targets (None when all were met)."""
-    baselines = [c.name for c in contenders if c.name != SERVICE]
+    baselines = [c.name for c in contenders if c.name not in {SERVICE, SERVICE_TRACED}]
     rounds = range(args.rounds)
     # The cheapest and the fastest baseline are chosen once, by their medians over all rounds;
     # each round then compares the service with that same baseline. Taking the cheapest baseline
@@ -225,13 +257,26 @@ def _report(
         [run.calls_per_second for run in results[SERVICE]],
         [run.calls_per_second for run in results[fastest]],
     )
-    targets = service_targets(
-        cpu_ratio=statistics.median(cpu_ratios),
-        cheapest=cheapest,
-        rate_ratio=statistics.median(rate_ratios),
-        fastest=fastest,
-        p50_ms=statistics.median(run.p50_ms for run in single[SERVICE]),
+    traced_ratios = stats.ratios(
+        [run.cpu_us_per_call for run in results[SERVICE_TRACED]],
+        [run.cpu_us_per_call for run in results[SERVICE]],
     )
+    targets = [
+        *service_targets(
+            cpu_ratio=statistics.median(cpu_ratios),
+            cheapest=cheapest,
+            rate_ratio=statistics.median(rate_ratios),
+            fastest=fastest,
+            p50_ms=statistics.median(run.p50_ms for run in single[SERVICE]),
+        ),
+        Target(
+            "CPU per call with tracing on",
+            statistics.median(traced_ratios),
+            "<=",
+            TRACED_RATIO_MAX,
+            " x tracing off",
+        ),
+    ]
     lines = [
         "# Benchmarks",
         "",
@@ -286,6 +331,7 @@ def _report(
         lines.append(f"| {r + 1} | {cells} | {cpu_ratios[r]:.3f} | {rate_ratios[r]:.3f} |")
     verdict = {True: "met", False: "MISSED"}
     cpu, rate = stats.spread(cpu_ratios), stats.spread(rate_ratios)
+    traced = stats.spread(traced_ratios)
     lines += [
         "",
         "## Targets",
@@ -300,6 +346,9 @@ def _report(
         f" (target >= {targets[1].bound:.2f}): {verdict[targets[1].met]}.",
         f"- p50 at one connection, one stream: **{targets[2].value:.3f} ms**"
         f" (target < {targets[2].bound:.0f} ms): {verdict[targets[2].met]}.",
+        f"- Tracing on ({TRACED_RATIO:.0%} ratio, {args.spans} spans exported), CPU per call,"
+        f" ratio to tracing off: **{traced.median:.3f}** [{traced.q1:.3f}-{traced.q3:.3f}]"
+        f" (target <= {targets[3].bound:.2f}): {verdict[targets[3].met]}.",
         "",
     ]
     return "\n".join(lines), missed(targets)

@@ -27,6 +27,10 @@ RATE_RATIO_MIN = 0.90
 P50_MAX_MS = 1.0
 """The service's median latency at one connection and one stream, below this (milliseconds)."""
 
+TRACED_RATIO_MAX = 1.10
+"""The service's CPU per call with tracing on (10% sampled), at most this many times its own
+with tracing off."""
+
 Comparison = Literal["<=", ">=", "<"]
 _COMPARE = {"<=": operator.le, ">=": operator.ge, "<": operator.lt}
 

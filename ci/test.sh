@@ -31,6 +31,9 @@ ci/e2e.sh
 log "hostile input: slow clients against the website's server, signals against make run"
 pytest -q tests/hostile
 
+log "observability: one trace across both services, received over OTLP (gRPC and HTTP)"
+pytest -q tests/observability
+
 log "deployment checks"
 ci/check_deploy.sh
 

@@ -9,7 +9,10 @@
             the tutorial-style server (both labelled fixtures in benchmarks/baselines/);
 - floor:    the static page plus one bare grpcio call per page to the bare sync server
             (`floor_site.py`): the most any page with one gRPC call from Python can reach,
-            whatever the service and client code, shown beside the live page's target.
+            whatever the service and client code, shown beside the live page's target;
+- live-traced: the live site and its service with tracing on (OTEL_* variables: a 10% ratio
+            sampler, OTLP/gRPC to a receiver in this process), beside the live site, which
+            traces nothing.
 
 Two placements, each over several rounds in which the contenders alternate: "pinned" (each web
 server on CPU 1; wrk, 8 connections, and the gRPC servers on CPU 0, as the service's benchmark
@@ -47,6 +50,7 @@ from typing import TYPE_CHECKING
 from benchmarks.baselines.tutorial import generate_stubs
 from soak.harness.load import WrkRun, wrk
 from soak.harness.metrics import difference
+from soak.harness.otlp import OtlpReceiver
 from soak.harness.ports import free_port
 from soak.harness.processes import (
     BIN,
@@ -66,11 +70,13 @@ ROOT = Path(__file__).resolve().parents[2]
 BASELINES = ROOT / "benchmarks" / "baselines"
 CONNECTIONS = 8
 FLOOR_TARGET, TUTORIAL_TARGET = 0.95, 1.2
+TRACED_RATIO = 0.1
 _RATIOS: tuple[tuple[str, str, float | None, str], ...] = (
     ("live", "floor", FLOOR_TARGET, " (how near live is to the cheapest page with one call)"),
     ("live", "tutorial", TUTORIAL_TARGET, ""),
     ("floor", "static", None, " (the most one grpcio call allows)"),
     ("live", "static", None, ""),
+    ("live-traced", "live", None, " (tracing on / off)"),
 )
 """The ratios each placement reports: contender, over contender, target (None: shown only), note."""
 _MAX_DEGRADED = 0.01
@@ -130,8 +136,10 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="bookshop-web-bench-"))
     supervisor = Supervisor(workdir / "logs")
+    receiver = OtlpReceiver()
+    receiver.start()
     try:
-        contenders, outage = _start(supervisor, workdir)
+        contenders, outage = _start(supervisor, workdir, receiver.grpc_endpoint)
         for placement in PLACEMENTS:
             _place(contenders, placement)
             for contender in contenders:
@@ -151,6 +159,9 @@ def main() -> int:
         down = outage()
     finally:
         supervisor.close()
+        receiver.stop()
+    if not receiver.spans():
+        raise RuntimeError("live-traced: no span reached the receiver")
     report = _report(contenders, down, args.seconds)
     print(report.summary)
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -165,13 +176,23 @@ def main() -> int:
 
 
 def _start(
-    supervisor: Supervisor, workdir: Path
+    supervisor: Supervisor, workdir: Path, otlp_endpoint: str
 ) -> tuple[list[Contender], Callable[[], dict[str, str]]]:
-    """Start the gRPC servers and the three web servers; return them and the outage check."""
+    """Start the gRPC servers and the web servers; return them and the outage check."""
     catalog = workdir / "catalog.sqlite3"
     build_catalog(catalog)
     service = Replica(supervisor, "recommendations", catalog)
     service.start()
+    tracing = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": str(TRACED_RATIO),
+    }
+    traced_service = Replica(supervisor, "recommendations-traced", catalog, extra_env=tracing)
+    traced_service.start()
+    traced = Website(
+        supervisor, "live-traced", workdir, f"ipv4:{traced_service.address}", extra_env=tracing
+    )
     live = Website(supervisor, "live", workdir, f"ipv4:{service.address}")
     static = Website(
         supervisor,
@@ -195,7 +216,7 @@ def _start(
         app="benchmarks.web.floor_site:application",
         pythonpath=ROOT,
     )
-    for site in (live, static, floor):
+    for site in (live, static, floor, traced):
         site.start()
         page = site.get("/")
         if page.status != 200 or page.books != 3:
@@ -230,6 +251,15 @@ def _start(
             floor.url,
             lambda: floor.pid,
             backend_pid=lambda: bare_server.pid,
+        ),
+        Contender(
+            "live-traced",
+            f"the live site and service, both tracing ({TRACED_RATIO:.0%} ratio, OTLP/gRPC to a"
+            " local receiver)",
+            traced.url,
+            lambda: traced.pid,
+            backend_pid=lambda: traced_service.pid,
+            calls=traced.calls,
         ),
     ]
 
@@ -454,6 +484,10 @@ The contenders:
   (`benchmarks/baselines/bare_sync.py`, empty reply): `benchmarks/web/floor_site.py`, bench only.
   No Python gRPC client and server can make a page with one call cheaper, so floor / static is
   the most the live page could reach against the static one.
+- **live-traced**: the live site and its own recommendations server with tracing on through the
+  standard variables (`OTEL_TRACES_SAMPLER=parentbased_traceidratio`, `OTEL_TRACES_SAMPLER_ARG=0.1`,
+  OTLP/gRPC to a receiver in the benchmark's process): the cost of tracing, against live, which
+  traces nothing.
 
 Per page, the live site's web server spends {per_page:.2f} x the tutorial's web CPU on the whole
 machine (the median of the per-round ratios): its requests/s lead rests on its two worker

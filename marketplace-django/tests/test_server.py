@@ -3,6 +3,7 @@ port, which alone serves /metrics and the probes, and a clean stop on SIGTERM.""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -61,7 +62,7 @@ def start_server(tmp_path, **settings):
         key: value
         for key, value in os.environ.items()
         if not key.startswith(
-            ("DJANGO_", "RECOMMENDATIONS_", "PROMETHEUS_", "MARKETPLACE_", "DATABASE_URL")
+            ("DJANGO_", "RECOMMENDATIONS_", "PROMETHEUS_", "MARKETPLACE_", "DATABASE_URL", "OTEL_")
         )
     }
     port, internal = unused_port(), unused_port()
@@ -127,7 +128,12 @@ def test_metrics_add_up_across_workers_and_survive_a_dead_worker(server):
     assert all(status == 200 for status, _ in pages)
     assert all("Recommendations are unavailable right now." in page for _, page in pages)
     # Both workers served pages (the log line carries the pid), so /metrics must add them up.
-    warnings = re.findall(r" WARNING storefront.recommendations (\d+) ", log.read_text())
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    warnings = [
+        line["pid"]
+        for line in lines
+        if line["level"] == "WARNING" and line["logger"] == "storefront.recommendations"
+    ]
     assert len(warnings) == 24 + 1  # the fixture's own first page load
     assert len(set(warnings)) == 2
     _, text = fetch(internal + "/metrics")

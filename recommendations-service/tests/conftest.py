@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from recommendations.catalog import Catalog, InMemoryCatalog
+    from recommendations.domain import Category
+    from recommendations.telemetry import Tracing
 
 # Every test server binds ephemeral ports on loopback.
 TEST_SETTINGS = Settings(port=0, metrics_port=0, health_port=0, bind="127.0.0.1", grace_seconds=1)
@@ -44,9 +46,11 @@ def start_server(catalog: InMemoryCatalog) -> Iterator[Callable[..., RunningServ
     """Start servers with settings overrides (or another catalog); all stop after the test."""
     started: list[RunningServer] = []
 
-    def _start(catalog_: Catalog | None = None, **overrides: object) -> RunningServer:
+    def _start(
+        catalog_: Catalog | None = None, tracing: Tracing | None = None, **overrides: object
+    ) -> RunningServer:
         settings = dataclasses.replace(TEST_SETTINGS, **overrides)
-        running = start(settings, catalog if catalog_ is None else catalog_)
+        running = start(settings, catalog if catalog_ is None else catalog_, tracing)
         started.append(running)
         return running
 
@@ -58,6 +62,26 @@ def start_server(catalog: InMemoryCatalog) -> Iterator[Callable[..., RunningServ
         running.metrics_http.shutdown()
         running.metrics_http.server_close()
         running.pool.shutdown()
+        if running.tracing is not None:
+            running.tracing.shutdown()
+
+
+class CatalogThatBreaks:
+    """Serves its books while the server starts, then (once `broken`) fails like a bug would."""
+
+    def __init__(self, catalog: InMemoryCatalog) -> None:
+        self._catalog = catalog
+        self.broken = False
+
+    def books_in(self, category: Category):
+        if self.broken:
+            raise RuntimeError("secret detail: disk on fire")
+        return self._catalog.books_in(category)
+
+
+@pytest.fixture
+def catalog_that_breaks(catalog: InMemoryCatalog) -> CatalogThatBreaks:
+    return CatalogThatBreaks(catalog)
 
 
 @pytest.fixture(scope="module")

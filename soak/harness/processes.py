@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
 # Variables of the services that must not leak from the caller's shell into a started process.
-_OWN_PREFIXES = ("RECOMMENDATIONS_", "DJANGO_", "MARKETPLACE_", "PROMETHEUS_", "WEB_CONCURRENCY")
+_OWN_PREFIXES = (
+    "RECOMMENDATIONS_",
+    "DJANGO_",
+    "MARKETPLACE_",
+    "PROMETHEUS_",
+    "WEB_CONCURRENCY",
+    "OTEL_",
+)
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 # Where the virtual environment's commands live (the interpreter running this code is in it).
 BIN = Path(sys.executable).parent

@@ -46,6 +46,7 @@ WEBSITE_TLS_ENV = (
     "RECOMMENDATIONS_TLS_CLIENT_KEY",
 )
 WEBSITE_SECRET_ENV = ("DJANGO_SECRET_KEY", "DATABASE_URL")
+OTLP_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 
 
 @dataclass(frozen=True)
@@ -445,6 +446,39 @@ def _reflection(rendered: Rendered, expect: Expectations) -> Iterator[Violation]
             "reflection",
             _where(deployment),
             f"gRPC reflection must be {wanted} here ({REFLECTION_ENV}={value!r})",
+        )
+
+
+@_rule
+def _otlp_endpoint(rendered: Rendered, expect: Expectations) -> Iterator[Violation]:
+    # Both workloads send their traces where one setting says: the same key of the same
+    # ConfigMap, never a value written into one Deployment that the other would not have.
+    sources: dict[str, tuple[str, str]] = {}
+    for name in (SERVICE, WEBSITE):
+        deployment = rendered.get("Deployment", name)
+        if deployment is None:
+            continue
+        item = _env(_main_container(deployment)).get(OTLP_ENDPOINT_ENV, {})
+        reference = item.get("valueFrom", {}).get("configMapKeyRef")
+        if reference is None:
+            yield Violation(
+                "otlp-endpoint",
+                _where(deployment),
+                f"{OTLP_ENDPOINT_ENV} must come from the telemetry ConfigMap",
+            )
+            continue
+        config = rendered.get("ConfigMap", reference["name"])
+        if config is None or reference["key"] not in config.get("data", {}):
+            yield Violation(
+                "otlp-endpoint",
+                _where(deployment),
+                f"{OTLP_ENDPOINT_ENV} refers to {reference['name']}/{reference['key']}, "
+                "which is not rendered",
+            )
+        sources[name] = (reference["name"], reference["key"])
+    if len(set(sources.values())) > 1:
+        yield Violation(
+            "otlp-endpoint", "Deployment/*", f"{OTLP_ENDPOINT_ENV} has two sources: {sources}"
         )
 
 

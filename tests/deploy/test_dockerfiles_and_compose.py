@@ -174,3 +174,22 @@ def test_every_image_reference_carries_the_version_of_what_it_ships() -> None:
     assert references
     assert tags
     assert {(name, tag) for name, tag in references + tags} == set(versions.items())
+
+
+def test_compose_traces_into_a_local_jaeger_only_when_asked() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+    jaeger = compose["services"]["jaeger"]
+    # Started only with `--profile tracing`; its UI on loopback, OTLP on the compose network.
+    assert jaeger["profiles"] == ["tracing"]
+    assert jaeger["ports"] == ["127.0.0.1:16686:16686"]
+    assert sorted(jaeger["expose"]) == ["4317", "4318"]
+    image, _, tag = jaeger["image"].rpartition(":")
+    assert image.endswith("jaegertracing/jaeger")
+    assert re.fullmatch(r"\d+\.\d+\.\d+", tag), tag
+    assert jaeger["read_only"] is True
+    assert jaeger["cap_drop"] == ["ALL"]
+    # Both services take the endpoint from one variable: unset, tracing is off.
+    for name in ("recommendations", "marketplace"):
+        environment = compose["services"][name]["environment"]
+        assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "${OTEL_EXPORTER_OTLP_ENDPOINT:-}"
+        assert "profiles" not in compose["services"][name]

@@ -324,6 +324,23 @@ def _no_reflection_in_dev(m: list[Manifest]) -> None:
     _set_env(m, "recommendations", "RECOMMENDATIONS_REFLECTION", "false")
 
 
+def _literal_otlp_endpoint(m: list[Manifest]) -> None:
+    _set_env(m, "marketplace", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317")
+
+
+def _otlp_endpoint_of_its_own(m: list[Manifest]) -> None:
+    config = copy.deepcopy(next(o for o in m if o["kind"] == "ConfigMap"))
+    config["metadata"]["name"] = "telemetry-recommendations"
+    m.append(config)
+    env = _container(m, "recommendations")["env"]
+    (item,) = [e for e in env if e["name"] == "OTEL_EXPORTER_OTLP_ENDPOINT"]
+    item["valueFrom"]["configMapKeyRef"]["name"] = "telemetry-recommendations"
+
+
+def _otlp_endpoint_missing(m: list[Manifest]) -> None:
+    _drop_env(m, "recommendations", "OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
 MUTATIONS: list[tuple[str, Callable[[list[Manifest]], None], str]] = [
     ("production", _cluster_ip_service, "headless-service"),
     ("dev", _account_token, "service-account-token"),
@@ -365,6 +382,9 @@ MUTATIONS: list[tuple[str, Callable[[list[Manifest]], None], str]] = [
     ("production", _ingress_reaches_internal_port, "internal-port"),
     ("production", _reflection_in_production, "reflection"),
     ("dev", _no_reflection_in_dev, "reflection"),
+    ("production", _literal_otlp_endpoint, "otlp-endpoint"),
+    ("dev", _otlp_endpoint_of_its_own, "otlp-endpoint"),
+    ("production", _otlp_endpoint_missing, "otlp-endpoint"),
 ]
 
 

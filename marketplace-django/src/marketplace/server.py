@@ -9,10 +9,11 @@ endpoints on a port of their own.
 - MARKETPLACE_INTERNAL_PORT (9000) serves /metrics, /healthz and /readyz from this process (see
   `marketplace.internal`) for Prometheus and the kubelet; nothing routes the public to it.
 
-Before any worker starts, the settings are loaded here, so a configuration mistake stops the
-server at once with its one-line message and exit status 2. The workers are started with
-multiprocessing's "spawn": each imports the site afresh, so no gRPC channel, database
-connection or lock held by this process's threads is ever copied into a worker.
+Before any worker starts, the settings (and the OTEL_* variables the workers will trace by) are
+loaded here, so a configuration mistake stops the server at once with its one-line message and
+exit status 2. The workers are started with multiprocessing's "spawn": each imports the site
+afresh, so no gRPC channel, database connection or lock held by this process's threads is ever
+copied into a worker.
 
 Metrics from all workers are summed through prometheus-client's multiprocess mode: each worker
 writes its samples into PROMETHEUS_MULTIPROC_DIR (a fresh temporary directory unless set, emptied
@@ -37,6 +38,7 @@ from granian import Granian
 from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 
+from marketplace import telemetry
 from marketplace.settings import environment as env
 from marketplace.settings import variables
 
@@ -89,6 +91,7 @@ def main() -> None:
     parser.add_argument("app", nargs="?", default=_APPLICATION, help="module:callable (WSGI)")
     app = parser.parse_args().app
     settings = ServerSettings.from_environment()
+    telemetry.refuse_unusable()
     os.environ["DJANGO_SETTINGS_MODULE"] = env.string("DJANGO_SETTINGS_MODULE")
     metrics_dir = _metrics_directory()
 

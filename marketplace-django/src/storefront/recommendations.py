@@ -2,8 +2,17 @@
 
 Views call `recommend()` and get plain frozen dataclasses back, never protobuf objects. A failed
 call of any kind becomes an empty, unavailable `Recommendations` (logged as a warning, with the
-offending fields when the service names them, and counted in
-`marketplace_recommendations_calls_total{grpc_code}`), so a page degrades instead of failing.
+offending fields when the service names them and the page's trace id when tracing is on, and
+counted in `marketplace_recommendations_calls_total{grpc_code}`), so a page degrades instead of
+failing.
+
+Every call (each of a v2 call and its v1 fallback) is also counted under grpc-ecosystem's client
+metric names, as the service counts them on its side: `grpc_client_started_total`,
+`grpc_client_handled_total` (with `grpc_code`) and the `grpc_client_handling_seconds`
+histogram, labelled `grpc_service`, `grpc_method` and `grpc_type`, so the dashboards and alerts
+made for those exporters work on the website's side of the call too. When tracing is on
+(`marketplace.telemetry`), the channel adds a CLIENT span around each call and sends its trace
+context in the call's metadata.
 
 The site speaks `bookshop.recommendations.v2`. A server that does not serve v2 yet (a release
 before 1.2.0, during a rolling upgrade) answers UNIMPLEMENTED, and the call is made again through
@@ -27,9 +36,10 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from bookshop.recommendations.v1 import recommendations_pb2 as v1
@@ -39,21 +49,39 @@ from bookshop.recommendations.v2 import recommendations_pb2_grpc as v2_grpc
 from django.conf import settings
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from prometheus_client import Counter
+from marketplace import telemetry
+from prometheus_client import Counter, Histogram
 
 from storefront.categories import Category
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from google.protobuf.message import Message
+
 logger = logging.getLogger(__name__)
 
 CALLS = Counter(
     "marketplace_recommendations_calls",
-    "Calls to the recommendations service by outcome (gRPC status code; OK on success).",
+    "Pages' recommendations by outcome (gRPC status code; OK on success). Deprecated: "
+    "grpc_client_handled_total counts each call; this goes in the next release.",
     ["grpc_code"],
 )
 CALLS.labels(grpc_code=grpc.StatusCode.OK.name)
+
+_CLIENT_LABELS = ["grpc_service", "grpc_method", "grpc_type"]
+STARTED = Counter("grpc_client_started", "RPCs started on the client.", _CLIENT_LABELS)
+HANDLED = Counter(
+    "grpc_client_handled",
+    "RPCs completed on the client, by status code.",
+    [*_CLIENT_LABELS, "grpc_code"],
+)
+HANDLING_SECONDS = Histogram(
+    "grpc_client_handling_seconds",
+    "Time from the start of an RPC on the client to its status.",
+    _CLIENT_LABELS,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5),
+)
 
 _V2 = v2.DESCRIPTOR.services_by_name["RecommendationsService"].full_name
 _V1 = v1.DESCRIPTOR.services_by_name["RecommendationsService"].full_name
@@ -126,12 +154,44 @@ class Recommendations:
         return self.failure is None
 
 
+class _CountedCall:
+    """One unary method of the service, counted in the `grpc_client_*` metrics."""
+
+    def __init__(
+        self, call: grpc.UnaryUnaryMultiCallable[Any, Any], service: str, method: str
+    ) -> None:
+        self._call = call
+        self._labels = (service, method, "unary")
+        self._started = STARTED.labels(*self._labels)
+        self._seconds = HANDLING_SECONDS.labels(*self._labels)
+        self._handled: dict[grpc.StatusCode, Any] = {}
+
+    def __call__(self, request: Message, *, timeout: float) -> Any:  # noqa: ANN401
+        """Call the method; raise `grpc.RpcError` as the stub does."""
+        self._started.inc()
+        started = time.perf_counter()
+        try:
+            response = self._call(request, timeout=timeout)
+        except grpc.RpcError as error:
+            self._finish(cast("grpc.Call", error).code(), started)
+            raise
+        self._finish(grpc.StatusCode.OK, started)
+        return response
+
+    def _finish(self, code: grpc.StatusCode, started: float) -> None:
+        self._seconds.observe(time.perf_counter() - started)
+        handled = self._handled.get(code)
+        if handled is None:
+            handled = self._handled[code] = HANDLED.labels(*self._labels, code.name)
+        handled.inc()
+
+
 @dataclass(frozen=True, slots=True)
 class _Connection:
     pid: int
     channel: grpc.Channel
-    v2: v2_grpc.RecommendationsServiceStub
-    v1: v1_grpc.RecommendationsServiceStub
+    v2: _CountedCall
+    v1: _CountedCall
     timeout: float
 
 
@@ -156,7 +216,7 @@ def recommend(
     )
     try:
         try:
-            response = connection.v2.Recommend(request, timeout=connection.timeout)
+            response = connection.v2(request, timeout=connection.timeout)
         except grpc.RpcError as error:
             if cast("grpc.Call", error).code() is not grpc.StatusCode.UNIMPLEMENTED:
                 raise
@@ -186,7 +246,7 @@ def _recommend_v1(
     request = v1.RecommendRequest(
         user_id=reader_id, category=_V1_CATEGORIES[category], max_results=count
     )
-    response = connection.v1.Recommend(request, timeout=connection.timeout)
+    response = connection.v1(request, timeout=connection.timeout)
     CALLS.labels(grpc_code=grpc.StatusCode.OK.name).inc()
     books = tuple(Book(id=b.id, title=b.title, author=b.author) for b in response.recommendations)
     return Recommendations(books=books)
@@ -204,12 +264,21 @@ def _failed(error: grpc.RpcError, category: Category) -> Recommendations:
     code, details = call.code(), call.details()
     fields = _invalid_fields(call)
     CALLS.labels(grpc_code=code.name).inc()
+    # Logged within the page's span: with tracing on, the line carries the trace's id.
     logger.warning(
         "recommendations unavailable for %s: %s: %s%s",
         category.slug,
         code.name,
         details,
         f" (fields: {', '.join(fields)})" if fields else "",
+        extra={
+            "fields": {
+                "category": category.slug,
+                "grpc_code": code.name,
+                "grpc_details": details,
+                "invalid_fields": list(fields),
+            }
+        },
     )
     return Recommendations(books=(), failure=code.name, invalid_fields=fields)
 
@@ -246,11 +315,12 @@ def _open() -> _Connection:
         channel = grpc.secure_channel(target, _credentials(), options=_CHANNEL_OPTIONS)
     else:
         channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+    calls = telemetry.instrument_channel(channel)
     return _Connection(
         pid=os.getpid(),
         channel=channel,
-        v2=v2_grpc.RecommendationsServiceStub(channel),
-        v1=v1_grpc.RecommendationsServiceStub(channel),
+        v2=_CountedCall(v2_grpc.RecommendationsServiceStub(calls).Recommend, _V2, "Recommend"),
+        v1=_CountedCall(v1_grpc.RecommendationsServiceStub(calls).Recommend, _V1, "Recommend"),
         timeout=settings.RECOMMENDATIONS_TIMEOUT_SECONDS,
     )
 

@@ -12,6 +12,8 @@ from recommendations.catalog import CatalogError, build_catalog, default_csv, lo
 from recommendations.logs import configure_logging
 from recommendations.server import StartupError, serve
 from recommendations.settings import Settings, SettingsError, describe_variables
+from recommendations.telemetry import TelemetryError
+from recommendations.telemetry import configure as configure_tracing
 
 EXIT_CONFIG = 2
 """Exit status for a bad environment variable or command line."""
@@ -35,7 +37,12 @@ def _parser() -> argparse.ArgumentParser:
             "Serve bookshop.recommendations.v2.RecommendationsService and the deprecated v1 over"
             " gRPC (with no command), or build the catalog they serve from."
         ),
-        epilog="environment variables (all optional):\n" + describe_variables(),
+        epilog=(
+            "environment variables (all optional):\n"
+            + describe_variables()
+            + "\n\ntracing (off unless OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER=otlp"
+            " is set) takes OpenTelemetry's standard OTEL_* variables"
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", title="commands", metavar="[COMMAND]")
@@ -69,7 +76,8 @@ def _build_catalog(csv_path: Path | None, output: Path) -> int:
 def _serve() -> int:
     try:
         settings = Settings.from_env(os.environ)
-    except SettingsError as error:
+        tracing = configure_tracing(os.environ)
+    except (SettingsError, TelemetryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings.log_level)
@@ -79,7 +87,7 @@ def _serve() -> int:
         logging.getLogger(__name__).info(
             "catalog loaded", extra={"fields": {"catalog": source, "books": len(catalog)}}
         )
-        serve(settings, catalog)
+        serve(settings, catalog, tracing)
     except (CatalogError, StartupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_STARTUP

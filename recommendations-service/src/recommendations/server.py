@@ -33,6 +33,8 @@ from recommendations.interceptors import (
     ExceptionToStatusInterceptor,
     MetricsInterceptor,
     ServerMetrics,
+    TracingInterceptor,
+    UnaryInterceptor,
     apply_interceptors,
 )
 from recommendations.receiving import Watchdog
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 
     from recommendations.catalog import Catalog
     from recommendations.settings import Settings, TlsFiles
+    from recommendations.telemetry import Tracing
 
 MAX_REQUEST_BYTES = 64 * 1024
 """Requests larger than this are refused with RESOURCE_EXHAUSTED before any handler runs."""
@@ -72,6 +75,7 @@ class RunningServer:
     health_port: int | None
     metrics_port: int
     registry: CollectorRegistry
+    tracing: Tracing | None = None
 
     def shutdown(self) -> None:
         """Report NOT_SERVING, keep serving for the drain delay, then stop within the grace."""
@@ -91,25 +95,20 @@ class RunningServer:
         self.pool.shutdown()
         self.metrics_http.shutdown()
         self.metrics_http.server_close()
+        if self.tracing is not None:
+            self.tracing.shutdown()
         _log.info("stopped")
 
 
-def start(settings: Settings, catalog: Catalog) -> RunningServer:
-    """Build, bind and start the server for `catalog`; raise `StartupError` if it cannot."""
+def start(settings: Settings, catalog: Catalog, tracing: Tracing | None = None) -> RunningServer:
+    """Build, bind and start the server for `catalog`, with server spans when `tracing` is
+    given; raise `StartupError` if it cannot."""
     # Each server has its own registry, so several servers in one process (tests) count apart.
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
-    # Outermost first: the access log sees the final status and full latency; exceptions are
-    # turned into statuses innermost, so metrics and logs count INTERNAL, not a raw exception.
-    # They are composed once per method at registration, not per call by grpcio (see
-    # `apply_interceptors`); so they cover the recommendations methods, not health or reflection.
-    interceptors = [
-        AccessLogInterceptor(),
-        MetricsInterceptor(ServerMetrics(registry)),
-        ExceptionToStatusInterceptor(),
-    ]
+    interceptors = compose_interceptors(ServerMetrics(registry), tracing)
     pool = WorkerPool(
         settings.workers, max_workers=settings.max_concurrent_calls, thread_name_prefix="grpc"
     )
@@ -161,10 +160,31 @@ def start(settings: Settings, catalog: Catalog) -> RunningServer:
         health_port=health_port,
         metrics_port=metrics_http.server_port,
         registry=registry,
+        tracing=tracing,
     )
 
 
-def serve(settings: Settings, catalog: Catalog) -> None:
+def compose_interceptors(metrics: ServerMetrics, tracing: Tracing | None) -> list[UnaryInterceptor]:
+    """The interceptors of the API's methods, outermost first.
+
+    The server span, when tracing is on, encloses everything, so that the access log's lines
+    carry its ids; the access log sees the final status and full latency; exceptions are turned
+    into statuses innermost, so metrics and logs count INTERNAL, not a raw exception. They are
+    composed once per method at registration, not per call by grpcio (see
+    `apply_interceptors`); so they cover the recommendations methods, not health or reflection.
+    With tracing off there is no tracing interceptor at all: a call does no tracing work.
+    """
+    interceptors: list[UnaryInterceptor] = [
+        AccessLogInterceptor(),
+        MetricsInterceptor(metrics),
+        ExceptionToStatusInterceptor(),
+    ]
+    if tracing is not None:
+        interceptors.insert(0, TracingInterceptor(tracing))
+    return interceptors
+
+
+def serve(settings: Settings, catalog: Catalog, tracing: Tracing | None = None) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully (the caller exits with 0)."""
     stop = threading.Event()
 
@@ -174,7 +194,7 @@ def serve(settings: Settings, catalog: Catalog) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    running = start(settings, catalog)
+    running = start(settings, catalog, tracing)
     _log.info(
         "serving",
         extra={
@@ -184,6 +204,7 @@ def serve(settings: Settings, catalog: Catalog) -> None:
                 "metrics_port": running.metrics_port,
                 "tls": settings.tls is not None,
                 "mutual_tls": settings.tls is not None and settings.tls.client_ca is not None,
+                "tracing": tracing is not None,
             }
         },
     )

@@ -8,27 +8,12 @@ import grpc
 import pytest
 from bookshop.recommendations.v1.recommendations_pb2 import BOOK_CATEGORY_MYSTERY, RecommendRequest
 from bookshop.recommendations.v1.recommendations_pb2_grpc import RecommendationsServiceStub
-from recommendations.catalog import InMemoryCatalog
-from recommendations.domain import Category
-
-
-class _CatalogThatBreaks:
-    """Serves its books while the server starts, then fails like a bug would."""
-
-    def __init__(self, catalog: InMemoryCatalog) -> None:
-        self._catalog = catalog
-        self.broken = False
-
-    def books_in(self, category: Category):
-        if self.broken:
-            raise RuntimeError("secret detail: disk on fire")
-        return self._catalog.books_in(category)
 
 
 def test_a_bug_is_internal_with_a_generic_message_and_one_traceback(
-    start_server, catalog: InMemoryCatalog, caplog: pytest.LogCaptureFixture
+    start_server, catalog_that_breaks, caplog: pytest.LogCaptureFixture
 ) -> None:
-    broken = _CatalogThatBreaks(catalog)
+    broken = catalog_that_breaks
     running = start_server(broken)
     broken.broken = True
     with (

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "marketplace.access_log.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "marketplace.metrics.RequestMetricsMiddleware",
@@ -124,14 +125,14 @@ if (RECOMMENDATIONS_TLS_CLIENT_CERT is None) != (RECOMMENDATIONS_TLS_CLIENT_KEY 
 _LOG_LEVEL = env.string("DJANGO_LOG_LEVEL").upper()
 if _LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     env.refuse("DJANGO_LOG_LEVEL", "is not a log level", "DEBUG, INFO, WARNING, ERROR or CRITICAL")
+# JSON lines, each with the ids of the page's trace when tracing is on (`marketplace.logs`);
+# `marketplace.access` logs one line per request at INFO.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
-    },
+    "formatters": {"json": {"()": "marketplace.logs.JsonFormatter"}},
     "filters": {"without_traceback": {"()": "marketplace.logging_filters.WithoutTraceback"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": _LOG_LEVEL},
     "loggers": {
         # Replaces Django's own console handler, which would print its records a second time.

@@ -1,4 +1,5 @@
-"""Server interceptors, one concern each: access logs, Prometheus metrics, exceptions to status."""
+"""Server interceptors, one concern each: server spans, access logs, Prometheus metrics,
+exceptions to status."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from recommendations.interceptors.access_log import AccessLogInterceptor
 from recommendations.interceptors.base import UnaryBehavior, UnaryInterceptor, apply_interceptors
 from recommendations.interceptors.exceptions import ExceptionToStatusInterceptor
 from recommendations.interceptors.metrics import MetricsInterceptor, ServerMetrics
+from recommendations.interceptors.tracing import TracingInterceptor
 
 __all__ = [
     "AccessLogInterceptor",
     "ExceptionToStatusInterceptor",
     "MetricsInterceptor",
     "ServerMetrics",
+    "TracingInterceptor",
     "UnaryBehavior",
     "UnaryInterceptor",
     "apply_interceptors",

@@ -1,0 +1,268 @@
+"""Server spans from a real server: parent from the caller's traceparent, the RPC attributes,
+statuses, sampling, log lines joined to the span; and with tracing off, no tracing at all.
+
+The spans go to the SDK's in-memory exporter here; tests/observability receives them over OTLP
+from real processes."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+import grpc
+import pytest
+from bookshop.recommendations.v2.recommendations_pb2 import (
+    BOOK_CATEGORY_MYSTERY,
+    BOOK_CATEGORY_UNSPECIFIED,
+    RecommendRequest,
+)
+from bookshop.recommendations.v2.recommendations_pb2_grpc import RecommendationsServiceStub
+from opentelemetry import propagate
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.context import Context
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import TextMapPropagator, default_getter, default_setter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode, get_current_span
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from prometheus_client import CollectorRegistry
+from recommendations.interceptors import (
+    AccessLogInterceptor,
+    ExceptionToStatusInterceptor,
+    MetricsInterceptor,
+    ServerMetrics,
+    TracingInterceptor,
+)
+from recommendations.logs import JsonFormatter
+from recommendations.server import compose_interceptors
+from recommendations.telemetry import Sampling, Tracing, configure
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from recommendations.server import RunningServer
+
+V2 = "bookshop.recommendations.v2.RecommendationsService"
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+PARENT_ID = "b7ad6b7169203331"
+ALWAYS = Sampling(parent_based=True, bound=1 << 64)
+
+
+@pytest.fixture
+def exported() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def serve_traced(start_server, exported: InMemorySpanExporter) -> Callable[..., RunningServer]:
+    """Start servers whose spans go to `exported`."""
+
+    def _start(sampling: Sampling = ALWAYS, catalog_: object = None) -> RunningServer:
+        tracing = Tracing(
+            sampling,
+            Resource.create({"service.name": "recommendations"}),
+            SimpleSpanProcessor(exported),
+        )
+        return start_server(catalog_, tracing=tracing)
+
+    return _start
+
+
+def _call(running: RunningServer, metadata=(), **fields: object) -> grpc.StatusCode:
+    request = RecommendRequest(**{"category": BOOK_CATEGORY_MYSTERY, "reader_id": "1", **fields})
+    with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        try:
+            RecommendationsServiceStub(channel).Recommend(request, metadata=metadata, timeout=5)
+        except grpc.RpcError as error:
+            return error.code()
+    return grpc.StatusCode.OK
+
+
+def _traceparent(flags: str = "01") -> tuple[tuple[str, str]]:
+    return (("traceparent", f"00-{TRACE_ID}-{PARENT_ID}-{flags}"),)
+
+
+def test_the_server_span_is_a_child_of_the_callers_span(serve_traced, exported) -> None:
+    running = serve_traced()
+    assert _call(running, _traceparent()) is grpc.StatusCode.OK
+    (span,) = exported.get_finished_spans()
+    assert span.name == f"{V2}/Recommend"
+    assert span.kind is SpanKind.SERVER
+    assert format(span.context.trace_id, "032x") == TRACE_ID
+    assert span.parent is not None
+    assert format(span.parent.span_id, "016x") == PARENT_ID
+    assert dict(span.attributes) == {
+        "rpc.system": "grpc",
+        "rpc.service": V2,
+        "rpc.method": "Recommend",
+        "rpc.grpc.status_code": 0,
+    }
+    assert span.status.status_code is StatusCode.UNSET
+    assert span.resource.attributes["service.name"] == "recommendations"
+    assert span.start_time < span.end_time
+
+
+def test_a_call_without_trace_context_starts_a_trace(serve_traced, exported) -> None:
+    running = serve_traced()
+    _call(running)
+    (span,) = exported.get_finished_spans()
+    assert span.parent is None
+    assert span.context.trace_flags.sampled
+    assert span.context.trace_id != int(TRACE_ID, 16)
+
+
+def test_a_refused_call_carries_its_code_and_is_not_a_server_error(serve_traced, exported) -> None:
+    running = serve_traced()
+    assert (
+        _call(running, _traceparent(), category=BOOK_CATEGORY_UNSPECIFIED)
+        is grpc.StatusCode.INVALID_ARGUMENT
+    )
+    (span,) = exported.get_finished_spans()
+    assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert span.status.status_code is StatusCode.UNSET
+
+
+def test_a_failed_call_marks_its_span_as_an_error(
+    serve_traced, exported, catalog_that_breaks
+) -> None:
+    broken = catalog_that_breaks
+    running = serve_traced(catalog_=broken)
+    broken.broken = True
+    assert _call(running, _traceparent()) is grpc.StatusCode.INTERNAL
+    (span,) = exported.get_finished_spans()
+    assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INTERNAL.value[0]
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == "INTERNAL"
+
+
+def test_an_unsampled_caller_gets_no_span_and_a_ratio_samples_new_traces(
+    serve_traced, exported
+) -> None:
+    running = serve_traced()
+    _call(running, _traceparent("00"))
+    assert exported.get_finished_spans() == ()
+    never = serve_traced(Sampling(parent_based=True, bound=0))
+    _call(never)
+    _call(never, _traceparent("01"))
+    assert [format(s.context.trace_id, "032x") for s in exported.get_finished_spans()] == [TRACE_ID]
+
+
+def test_log_lines_of_a_call_carry_its_span_ids(serve_traced, exported) -> None:
+    access = logging.getLogger("recommendations.access")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    access.addHandler(handler)
+    level = access.level
+    access.setLevel(logging.DEBUG)  # every call logged: decided when the server starts
+    try:
+        running = serve_traced()
+        _call(running, _traceparent())
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    (span,) = exported.get_finished_spans()
+    (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert line["grpc_code"] == "OK"
+    assert line["trace_id"] == TRACE_ID
+    assert line["span_id"] == format(span.context.span_id, "016x")
+
+
+def _exporting_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("OtelBatch")]
+
+
+def test_with_tracing_off_no_interceptor_and_no_thread(start_server) -> None:
+    metrics = ServerMetrics(CollectorRegistry())
+    assert [type(i) for i in compose_interceptors(metrics, None)] == [
+        AccessLogInterceptor,
+        MetricsInterceptor,
+        ExceptionToStatusInterceptor,
+    ]
+    running = start_server()
+    assert running.tracing is None
+    assert _call(running) is grpc.StatusCode.OK
+    assert _exporting_threads() == []
+    # What the two checks above would see with tracing on:
+    tracing = configure({"OTEL_TRACES_EXPORTER": "otlp"})
+    assert tracing is not None
+    try:
+        assert _exporting_threads() == ["OtelBatchSpanRecordProcessor"]
+        assert isinstance(compose_interceptors(metrics, tracing)[0], TracingInterceptor)
+    finally:
+        tracing.shutdown()
+
+
+TRACEPARENTS = [
+    f"00-{TRACE_ID}-{PARENT_ID}-01",
+    f"00-{TRACE_ID}-{PARENT_ID}-00",
+    f"00-{TRACE_ID}-{PARENT_ID}-03",  # sampled, random trace id
+    f"00-{TRACE_ID}-{PARENT_ID}-02",
+    f"00-{TRACE_ID.upper()}-{PARENT_ID}-01",
+    f"  00-{TRACE_ID}-{PARENT_ID}-01",
+    f"01-{TRACE_ID}-{PARENT_ID}-01-what-comes-later",
+    f"00-{TRACE_ID}-{PARENT_ID}-01-not-in-version-00",
+    f"ff-{TRACE_ID}-{PARENT_ID}-01",
+    f"00-{'0' * 32}-{PARENT_ID}-01",
+    f"00-{TRACE_ID}-{'0' * 16}-01",
+    f"00-{TRACE_ID[:-1]}-{PARENT_ID}-01",
+    "not a traceparent",
+]
+
+
+class _OtherHeader(TextMapPropagator):
+    """A propagator that reads nothing, so that the composite is not W3C's alone."""
+
+    def extract(self, carrier, context=None, getter=default_getter):
+        return context if context is not None else Context()
+
+    def inject(self, carrier, context=None, setter=default_setter):
+        return None
+
+    @property
+    def fields(self):
+        return {"x-other"}
+
+
+@pytest.mark.parametrize(
+    "propagators",
+    [
+        [TraceContextTextMapPropagator(), W3CBaggagePropagator()],
+        [TraceContextTextMapPropagator(), _OtherHeader()],
+    ],
+    ids=["w3c", "another-propagator-too"],
+)
+def test_the_caller_is_read_as_the_sdks_propagator_reads_it(
+    serve_traced, exported, propagators
+) -> None:
+    previous = propagate.get_global_textmap()
+    propagate.set_global_textmap(CompositePropagator(propagators))
+    try:
+        running = serve_traced()  # the interceptor takes the propagator when it is composed
+    finally:
+        propagate.set_global_textmap(previous)
+    for header in TRACEPARENTS:
+        exported.clear()
+        _call(running, (("traceparent", header),))
+        caller = get_current_span(
+            TraceContextTextMapPropagator().extract({"traceparent": header})
+        ).get_span_context()
+        spans = exported.get_finished_spans()
+        if caller.is_valid and not caller.trace_flags.sampled:
+            assert spans == (), header  # the caller's decision, followed
+            continue
+        (span,) = spans
+        assert span.context.is_valid, header
+        if caller.is_valid:
+            assert span.parent is not None
+            assert (span.context.trace_id, span.parent.span_id) == (
+                caller.trace_id,
+                caller.span_id,
+            ), header
+        else:
+            assert span.parent is None, header

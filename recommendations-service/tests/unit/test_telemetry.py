@@ -1,0 +1,143 @@
+"""Tracing's configuration: off unless the OTEL_* variables turn it on, unusable values named in
+one line, the sampling equal to the SDK's own samplers, the resource's service name."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from opentelemetry.sdk.resources import SERVICE_NAME
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    TraceFlags,
+    set_span_in_context,
+)
+from recommendations.telemetry import SAMPLERS, Sampling, TelemetryError, configure, enabled
+
+ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317"}
+
+
+@pytest.mark.parametrize(
+    ("env", "on"),
+    [
+        ({}, False),
+        ({"OTEL_SERVICE_NAME": "x", "OTEL_TRACES_SAMPLER": "always_on"}, False),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": " "}, False),
+        (ENDPOINT, True),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"}, True),
+        ({"OTEL_TRACES_EXPORTER": "otlp"}, True),
+        ({"OTEL_TRACES_EXPORTER": "none", **ENDPOINT}, False),
+        ({"OTEL_SDK_DISABLED": "true", **ENDPOINT}, False),
+        ({"OTEL_SDK_DISABLED": "false", **ENDPOINT}, True),
+    ],
+)
+def test_only_an_endpoint_or_the_exporter_turns_tracing_on(env: dict[str, str], on: bool) -> None:
+    assert enabled(env) is on
+
+
+def test_off_builds_nothing() -> None:
+    assert configure({}) is None
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"OTEL_TRACES_EXPORTER": "jaeger"},
+            "OTEL_TRACES_EXPORTER must be otlp or none, got 'jaeger'",
+        ),
+        (
+            {**ENDPOINT, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"},
+            "OTEL_EXPORTER_OTLP_PROTOCOL must be grpc or http/protobuf, got 'http/json'",
+        ),
+        (
+            {**ENDPOINT, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "udp"},
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL must be grpc or http/protobuf, got 'udp'",
+        ),
+        (
+            {**ENDPOINT, "OTEL_TRACES_SAMPLER": "sometimes"},
+            f"OTEL_TRACES_SAMPLER must be one of {', '.join(SAMPLERS)}, got 'sometimes'",
+        ),
+        (
+            {**ENDPOINT, "OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "10%"},
+            "OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1 for traceidratio, got '10%'",
+        ),
+        (
+            {**ENDPOINT, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio"},
+            "OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1 for parentbased_traceidratio,"
+            " got ''",
+        ),
+    ],
+)
+def test_an_unusable_value_is_named_in_one_line(env: dict[str, str], message: str) -> None:
+    with pytest.raises(TelemetryError) as error:
+        configure(env)
+    assert str(error.value) == message
+
+
+def test_the_sampling_variables_are_read_only_when_tracing_is_on() -> None:
+    assert configure({"OTEL_TRACES_SAMPLER": "sometimes"}) is None
+
+
+SAMPLER_SETTINGS = [
+    (sampler, arg)
+    for sampler in SAMPLERS
+    for arg in (("0", "0.1", "0.5", "1") if sampler.endswith("traceidratio") else ("",))
+]
+
+
+@pytest.mark.parametrize(("sampler", "arg"), SAMPLER_SETTINGS)
+def test_sampling_decides_as_the_sdks_sampler(
+    sampler: str, arg: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {"OTEL_TRACES_SAMPLER": sampler, "OTEL_TRACES_SAMPLER_ARG": arg}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    sdk = TracerProvider().sampler  # built by the SDK from the same variables
+    ours = Sampling.from_env(env)
+    chance = random.Random(7)
+    for _ in range(2000):
+        trace_id = chance.getrandbits(128) or 1
+        flags = TraceFlags(chance.choice((TraceFlags.DEFAULT, TraceFlags.SAMPLED)))
+        span_id = chance.getrandbits(64) or 1
+        parent = SpanContext(trace_id, span_id, is_remote=True, trace_flags=flags)
+        for caller in (None, parent):
+            context = None if caller is None else set_span_in_context(NonRecordingSpan(caller))
+            decision = sdk.should_sample(context, trace_id, "x", SpanKind.SERVER).decision
+            decided = None if caller is None else caller.trace_flags.sampled
+            assert ours.sampled(trace_id, decided) is (decision is Decision.RECORD_AND_SAMPLE), (
+                trace_id,
+                caller,
+            )
+
+
+def test_the_default_sampler_is_the_sdks_default() -> None:
+    assert Sampling.from_env({}) == Sampling.from_env({"OTEL_TRACES_SAMPLER": SAMPLERS[0]})
+
+
+def _service_name(monkeypatch: pytest.MonkeyPatch, **env: str) -> object:
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    tracing = configure({**ENDPOINT, **env})
+    assert tracing is not None
+    try:
+        return tracing.resource.attributes[SERVICE_NAME]
+    finally:
+        tracing.shutdown()
+
+
+def test_the_service_is_named_recommendations_unless_the_variables_say(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert _service_name(monkeypatch) == "recommendations"
+    assert _service_name(monkeypatch, OTEL_SERVICE_NAME="recs-canary") == "recs-canary"
+    assert (
+        _service_name(monkeypatch, OTEL_RESOURCE_ATTRIBUTES="service.name=recs-eu,team=books")
+        == "recs-eu"
+    )
