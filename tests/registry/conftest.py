@@ -30,7 +30,14 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PROTO = Path("proto-registry/bookshop/recommendations/v1/recommendations.proto")
 # What the registry's release rules read, and (for building and publishing) the wheel's sources.
-_COPIED = ["buf.yaml", "Makefile", "proto-registry", "ci", "clients/python"]
+_COPIED = [
+    "buf.yaml",
+    "Makefile",
+    "proto-registry",
+    "ci",
+    "clients/python",
+    "requirements/build.txt",
+]
 _IGNORED = shutil.ignore_patterns("src", "build", "*.egg-info", "__pycache__", "tests")
 
 # A compatible change that no real release will ever make: a message of its own at the file's end.
