@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from soak.harness.processes import taskset, wait_until
+from harness.processes import taskset, wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path

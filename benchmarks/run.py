@@ -36,8 +36,8 @@ from benchmarks.baselines import bare_aio, bare_sync
 from benchmarks.baselines.tutorial import generate_stubs
 from benchmarks.h2load import LOAD_CPU, SERVER_CPU, Run, h2load, wait_for_port, write_frame
 from benchmarks.targets import missed, service_targets
-from soak.harness.ports import free_port
-from soak.harness.processes import taskset, tree_cpu_seconds
+from harness.ports import free_port
+from harness.processes import taskset, tree_cpu_seconds
 
 HERE = Path(__file__).resolve().parent
 BASELINES = HERE / "baselines"

@@ -14,7 +14,7 @@ from benchmarks import run
 from benchmarks.answers import AnswerError, check_answers
 from benchmarks.baselines import bare_aio, bare_sync
 from benchmarks.h2load import wait_for_port
-from soak.harness.ports import free_port
+from harness.ports import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

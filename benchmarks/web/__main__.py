@@ -44,10 +44,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.baselines.tutorial import generate_stubs
-from soak.harness.load import WrkRun, wrk
-from soak.harness.metrics import difference
-from soak.harness.ports import free_port
-from soak.harness.processes import (
+from harness.load import WrkRun, wrk
+from harness.metrics import difference
+from harness.ports import free_port
+from harness.processes import (
     BIN,
     Supervisor,
     clean_environment,
@@ -55,8 +55,8 @@ from soak.harness.processes import (
     tree_cpu_seconds,
     wait_until,
 )
-from soak.harness.service import Replica, build_catalog
-from soak.harness.website import Website
+from harness.service import Replica, build_catalog
+from harness.website import Website
 
 if TYPE_CHECKING:
     from collections.abc import Callable

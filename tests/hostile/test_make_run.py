@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from soak.harness.ports import free_port
+from harness.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 20

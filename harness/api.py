@@ -1,4 +1,4 @@
-"""The recommendations API as the soak sees it: the only soak module that imports its stubs."""
+"""The recommendations API as the harness sees it: the only harness module that imports its stubs."""
 
 from __future__ import annotations
 
