@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -118,6 +119,12 @@ class Replica:
         status = self.supervisor.stop(self.process, timeout=timeout)
         self.process = None
         return status
+
+    def log_messages(self) -> list[str]:
+        """The `message` of every JSON line in the server's log so far (its output's file; lines
+        that are not JSON, such as a traceback, are left out)."""
+        lines = self.supervisor.log_of(self.name).read_text(errors="replace").splitlines()
+        return [json.loads(line)["message"] for line in lines if line.startswith("{")]
 
     def metrics(self) -> list[Sample]:
         """The server's own Prometheus samples."""

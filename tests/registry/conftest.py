@@ -11,17 +11,18 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import venv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from harness.ports import free_port
+from harness.probes import answers
+from harness.processes import Supervisor
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -162,12 +163,6 @@ def repo(tmp_path: Path) -> Repo:
     return copy
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class Index:
     """A running pypiserver: its URL (for twine and pip) and the folder it serves."""
@@ -183,34 +178,21 @@ def package_index(tmp_path: Path) -> Iterator[Callable[..., Index]]:
     Each serves the names in its own store, and only from there, and refers any other name to
     `fallback` (pypiserver's default, the public index, when None). All stop after the test.
     """
-    started: list[subprocess.Popen[bytes]] = []
+    with Supervisor(tmp_path / "logs") as supervisor:
 
-    def start(name: str, *, fallback: str | None = None) -> Index:
-        port, store = _free_port(), tmp_path / f"index-{name}"
-        store.mkdir()
-        command = [str(BIN / "pypi-server"), "run", "-i", "127.0.0.1", "-p", str(port)]
-        command += ["-a", ".", "-P", "."]
-        if fallback is not None:
-            command += ["--fallback-url", f"{fallback}simple/"]
-        server = subprocess.Popen(
-            [*command, str(store)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        started.append(server)
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}simple/", timeout=1).close()
-                return Index(url, store)
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        def start(name: str, *, fallback: str | None = None) -> Index:
+            port, store = free_port(), tmp_path / f"index-{name}"
+            store.mkdir()
+            command = [str(BIN / "pypi-server"), "run", "-i", "127.0.0.1", "-p", str(port)]
+            command += ["-a", ".", "-P", "."]
+            if fallback is not None:
+                command += ["--fallback-url", f"{fallback}simple/"]
+            server = supervisor.start(f"index-{name}", [*command, str(store)], os.environ)
+            url = f"http://127.0.0.1:{port}/"
+            supervisor.wait_ready(f"index-{name}", server, lambda: answers(f"{url}simple/"))
+            return Index(url, store)
 
-    yield start
-    for server in started:
-        server.terminate()
-        server.wait(timeout=10)
+        yield start
 
 
 README_INDEX = "http://127.0.0.1:8080/"

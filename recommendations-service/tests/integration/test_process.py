@@ -23,6 +23,8 @@ from recommendations.settings import VARIABLES
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from harness.service import Replica
+
 COMMAND = [sys.executable, "-m", "recommendations"]
 DRAIN = 3  # seconds; generous, so a busy machine still fits the checks inside the window
 
@@ -164,14 +166,13 @@ def _health(channel: grpc.Channel) -> int:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_drains_then_exits_0(
-    start_process: Callable[..., tuple[subprocess.Popen[str], int]],
-    catalog_file: Path,
+    start_process: Callable[..., Replica],
     signum: signal.Signals,
 ) -> None:
-    server, port = start_process(
-        RECOMMENDATIONS_CATALOG=str(catalog_file), RECOMMENDATIONS_DRAIN_SECONDS=str(DRAIN)
-    )
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+    replica = start_process(RECOMMENDATIONS_DRAIN_SECONDS=str(DRAIN))
+    server = replica.process
+    assert server is not None
+    with grpc.insecure_channel(replica.address) as channel:
         stub = RecommendationsServiceStub(channel)
         request = RecommendRequest(user_id=3, category=BOOK_CATEGORY_MYSTERY)
         assert _health(channel) == health_pb2.HealthCheckResponse.SERVING
@@ -185,6 +186,5 @@ def test_a_signal_drains_then_exits_0(
         assert time.monotonic() - signalled < DRAIN - 0.1, "the call missed the drain window"
     assert server.wait(timeout=15) == 0
     assert time.monotonic() - signalled >= DRAIN
-    assert server.stdout is not None
-    messages = [json.loads(line)["message"] for line in server.stdout]
-    assert messages == ["signal received", "draining", "stopped"]
+    messages = replica.log_messages()
+    assert messages[messages.index("serving") + 1 :] == ["signal received", "draining", "stopped"]
