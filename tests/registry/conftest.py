@@ -39,7 +39,9 @@ _COPIED = [
     "clients/python",
     "requirements/build.txt",
 ]
-_IGNORED = shutil.ignore_patterns("src", "build", "*.egg-info", "__pycache__", "tests")
+_IGNORED = shutil.ignore_patterns(
+    "src", "build", "*.egg-info", "__pycache__", "tests", "node_modules"
+)
 
 # A compatible change that no real release will ever make: a message of its own at the file's end.
 PROBE = """
@@ -211,15 +213,21 @@ def readme_commands(index: str) -> tuple[list[str], list[str]]:
 
 @dataclass(frozen=True)
 class Consumer:
-    """A fresh virtual environment, as a user of the published package has."""
+    """A fresh virtual environment, as a user of the published package has.
+
+    It holds no pip of its own: this checkout's pip (pinned in the lock) installs into it with
+    `--python`, as for the runtime venvs of tests/compat/runtimes.py; installing pip into every
+    consumer would cost seconds each and test nothing of the recipe.
+    """
 
     path: Path
 
     def pip(self, command: list[str]) -> subprocess.CompletedProcess[str]:
-        """Run a `pip ...` command line with this environment's pip."""
+        """Run a `pip ...` command line against this environment."""
         assert command[0] == "pip", command
+        python = str(self.path / "bin" / "python")
         return subprocess.run(
-            [str(self.path / "bin" / "python"), "-m", *command],
+            [sys.executable, "-m", "pip", "--python", python, *command[1:]],
             capture_output=True,
             text=True,
             check=False,
@@ -245,7 +253,7 @@ def consumer(tmp_path: Path) -> Callable[[str], Consumer]:
 
     def make(name: str) -> Consumer:
         path = tmp_path / f"consumer-{name}"
-        venv.create(path, with_pip=True)
+        venv.create(path, with_pip=False)
         return Consumer(path)
 
     return make
