@@ -56,7 +56,7 @@ lock: $(TOOLS) ## Compile requirements/*.in into the hashed locks everything ins
 lint: $(INSTALLED) ## ruff and mypy --strict over every distribution.
 	ci/lint.sh
 
-check: $(INSTALLED) ## The edit-test loop: check-protos, lint, the registry, wheel, service and website tests.
+check: $(INSTALLED) ## The edit-test loop: protos, lint, registry, wheel, service, website tests.
 	ci/check.sh
 
 test-system: $(INSTALLED) ## npm package, check-compat, end to end in chromium, hostile input, short soak.

@@ -15,6 +15,7 @@ trap 'rm -rf "$work"' EXIT
 cp clients/python/{setup.py,pyproject.toml,README.md,MANIFEST.in} "$work/"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-315532800}"
 python="$(build_python)"
-BOOKSHOP_PROTOS_RELEASE_IMAGE="$image" "$python" -m build --no-isolation --wheel --outdir "$outdir" "$work" \
-  >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; die "building release $1 failed"; }
+BOOKSHOP_PROTOS_RELEASE_IMAGE="$image" \
+  "$python" -m build --no-isolation --wheel --outdir "$outdir" "$work" >"$work/build.log" 2>&1 \
+  || { cat "$work/build.log" >&2; die "building release $1 failed"; }
 ls -1 "$outdir/bookshop_protos-$1-py3-none-any.whl"

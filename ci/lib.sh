@@ -43,7 +43,7 @@ print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["build-system"]["requires"
     # Parallel builds (the tests, the compatibility check) wait here for the one that creates it.
     flock 9
     if [ "$(cat "$env/.key" 2>/dev/null)" != "$key" ]; then
-      log "creating the wheel's build environment in $env (build-system.requires: $(tr '\n' ' ' <<<"$requires"))"
+      log "creating the wheel's build environment in $env: $(tr '\n' ' ' <<<"$requires")"
       rm -rf "$env"
       python -m venv "$env"
       "$env/bin/python" -m pip install --quiet --require-hashes -r "$ROOT/requirements/build.txt"
