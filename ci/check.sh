@@ -48,5 +48,8 @@ while [ "${#names[@]}" -gt 0 ]; do
     failed+=("$name")
   fi
 done
-[ "${#failed[@]}" -eq 0 ] || die "failed: $(IFS=,; echo "${failed[*]}" | sed 's/,/, /g')"
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf -v list '%s, ' "${failed[@]}"
+  die "failed: ${list%, }"
+fi
 log "make check passed in $SECONDS s"
