@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make check`, the edit-test loop: needs no root, no browser and no podman. The proto registry's
 # rules first (a second), then side by side: ruff and mypy --strict (ci/lint.sh), the registry
-# tests, the wheel's tests, the service's and the website's unit and integration tests, and the
-# benchmark code's tests. The suites spend most of their time waiting on servers and subprocesses,
+# tests, the wheel's tests, the service's and the website's unit and integration tests, the
+# benchmark code's tests and the test harness's own. The suites spend most of their time waiting on servers and subprocesses,
 # so together they take little longer than the slowest one. Each job's output is printed as it
 # ends; the check fails when any job fails.
 source "$(dirname "$0")/lib.sh"
@@ -33,6 +33,7 @@ job "wheel tests" within clients/python pytest -q tests
 job "service tests" within recommendations-service pytest -q
 job "website tests" within marketplace-django pytest -q
 job "benchmark code tests" pytest -q benchmarks/tests
+job "harness tests" pytest -q tests/harness
 
 failed=()
 while [ "${#names[@]}" -gt 0 ]; do

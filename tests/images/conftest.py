@@ -29,6 +29,7 @@ CACHE = ROOT / ".cache" / "images"
 BASE_IMAGE = "localhost/bookshop-base:bookworm-python3.11"
 BASE_PACKAGES = "python3,python3-venv"
 BASE_TARBALL = CACHE / "debian-bookworm-minbase-python3.11.tar"
+PODMAN_CONFIG = ROOT / "ci" / "podman" / "containers.conf"
 CA_BUNDLE = Path(os.environ.get("TEST_IMAGES_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
 UID = 10001
 _PHASES: list[tuple[str, float]] = []
@@ -89,8 +90,7 @@ def podman():
     made is removed at its end."""
     if os.geteuid() != 0:
         raise pytest.UsageError("the image tests need root (debootstrap and rootful podman)")
-    config = ROOT / "ci" / "podman" / "containers.conf"
-    with Podman(f"bookshop-images-{os.getpid()}", config=config) as podman:
+    with Podman(f"bookshop-images-{os.getpid()}", config=PODMAN_CONFIG) as podman:
         yield podman
 
 
