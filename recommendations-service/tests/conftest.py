@@ -13,7 +13,7 @@ from recommendations.server import RunningServer, start
 from recommendations.settings import Settings
 
 from harness.processes import Supervisor
-from harness.service import Replica
+from harness.service import SERVER, Replica
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -83,17 +83,17 @@ def stub(channel: grpc.Channel) -> recommendations_pb2_grpc.RecommendationsServi
 
 @pytest.fixture
 def start_process(tmp_path: Path, catalog_file: Path) -> Iterator[Callable[..., Replica]]:
-    """Start `recommendations-server` processes (the harness's `Replica`) on free loopback ports,
-    serving `catalog_file` and logging at INFO, with extra variables; each returns once its
-    health service says SERVING. Any still running after the test are stopped."""
+    """Start `recommendations-server` processes (the harness's `Replica`; another `command`
+    serving it may be given) on free loopback ports, serving `catalog_file` and logging at INFO,
+    with extra variables; each returns once its health service says SERVING. Any still running
+    after the test are stopped."""
     started: list[Replica] = []
     with Supervisor(tmp_path / "logs") as supervisor:
 
-        def _start(**variables: str) -> Replica:
-            variables = {"RECOMMENDATIONS_LOG_LEVEL": "INFO", **variables}
-            replica = Replica(
-                supervisor, f"server-{len(started)}", catalog_file, extra_env=variables
-            )
+        def _start(command: tuple[str, ...] = (SERVER,), **variables: str) -> Replica:
+            env = {"RECOMMENDATIONS_LOG_LEVEL": "INFO", **variables}
+            name = f"server-{len(started)}"
+            replica = Replica(supervisor, name, catalog_file, extra_env=env, command=command)
             started.append(replica)
             replica.start()
             return replica
