@@ -9,9 +9,9 @@ PROTOS := $(shell find proto-registry -name '*.proto')
 TOOLS := .venv/.tools
 INSTALLED := .venv/.installed
 
-.PHONY: help venv check-protos release-protos wheel npm-package publish install lint test \
-        test-registry check-compat run certs bench bench-ablation soak check-deploy check-images \
-        lock clean
+.PHONY: help venv check-protos release-protos wheel npm-package publish install lint check test \
+        test-system test-images test-registry check-compat run certs bench bench-ablation soak \
+        check-deploy lock clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -56,7 +56,16 @@ lock: $(TOOLS) ## Compile requirements/*.in into the hashed locks everything ins
 lint: $(INSTALLED) ## ruff and mypy --strict over every distribution.
 	ci/lint.sh
 
-test: $(INSTALLED) ## Every check and test suite (what CI runs).
+check: $(INSTALLED) ## The edit-test loop: protos, lint, registry, wheel, service, website tests.
+	ci/check.sh
+
+test-system: $(INSTALLED) ## npm package, check-compat, end to end in chromium, hostile input, traces, short soak.
+	ci/test_system.sh
+
+test-images: $(TOOLS) ## check-deploy, then both images built and run with podman (needs root).
+	ci/test_images.sh
+
+test: $(INSTALLED) ## check, test-system and test-images in order (what CI runs).
 	ci/test.sh
 
 test-registry: $(INSTALLED) ## The registry and wheel tests alone (for work on the protos).
@@ -82,9 +91,6 @@ soak: $(INSTALLED) ## Load, restart, outage, bad-input and TLS scenarios; writes
 
 check-deploy: $(TOOLS) ## Render and validate the Kubernetes manifests, Dockerfiles and compose file.
 	ci/check_deploy.sh
-
-check-images: $(TOOLS) ## Build both images with podman and serve the homepage from containers.
-	ci/check_images.sh
 
 clean: ## Remove build outputs (keeps .venv/).
 	rm -rf dist clients/python/src clients/python/build clients/typescript/gen

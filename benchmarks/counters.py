@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from soak.harness.metrics import by_label, scrape
+from harness.metrics import by_label, scrape
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,12 @@ counters).
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from soak.harness.processes import taskset, wait_until
+from harness.ports import accepts
+from harness.processes import taskset, wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -69,17 +69,9 @@ def h2load(url: str, body: Path, calls: int, clients: int, streams: int, log: Pa
 def wait_for_port(port: int, timeout: float = 15.0) -> None:
     """Return once something accepts connections on 127.0.0.1:`port`; SystemExit after
     `timeout` seconds."""
-    if not wait_until(lambda: _accepts(port), timeout=timeout):
+    if not wait_until(lambda: accepts(port), timeout=timeout):
         raise SystemExit(f"nothing listens on port {port} after {timeout} s")
 
 
 def _percentile(values: list[int], percent: int) -> float:
     return float(values[min(len(values) - 1, len(values) * percent // 100)])
-
-
-def _accepts(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True

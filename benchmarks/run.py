@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -36,9 +34,9 @@ from benchmarks.baselines import bare_aio, bare_sync
 from benchmarks.baselines.tutorial import generate_stubs
 from benchmarks.h2load import LOAD_CPU, SERVER_CPU, Run, h2load, wait_for_port, write_frame
 from benchmarks.targets import TRACED_RATIO_MAX, Target, missed, service_targets
-from soak.harness.otlp import OtlpReceiver
-from soak.harness.ports import free_port
-from soak.harness.processes import taskset, tree_cpu_seconds
+from harness.otlp import OtlpReceiver
+from harness.ports import free_port
+from harness.processes import Supervisor, tree_cpu_seconds
 
 HERE = Path(__file__).resolve().parent
 BASELINES = HERE / "baselines"
@@ -83,7 +81,10 @@ def main() -> int:
     os.sched_setaffinity(0, {int(LOAD_CPU)})
     receiver = OtlpReceiver()
     receiver.start()
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-") as tmp,
+        Supervisor(Path(tmp) / "logs") as supervisor,
+    ):
         contenders = _contenders(Path(tmp), args.catalog, receiver.grpc_endpoint)
         results: dict[str, list[Run]] = {c.name: [] for c in contenders}
         single: dict[str, list[Run]] = {c.name: [] for c in contenders}
@@ -91,7 +92,9 @@ def main() -> int:
             # Rotate the order every round so no contender always runs first or last.
             shift = round_number % len(contenders)
             for contender in contenders[shift:] + contenders[:shift]:
-                run, one = _measure(contender, args.calls, args.latency_calls, Path(tmp))
+                run, one = _measure(
+                    supervisor, contender, args.calls, args.latency_calls, Path(tmp)
+                )
                 results[contender.name].append(run)
                 single[contender.name].append(one)
                 print(
@@ -157,21 +160,6 @@ def _contenders(tmp: Path, catalog: Path, otlp_endpoint: str) -> list[Contender]
             env={"RECOMMENDATIONS_CATALOG": str(catalog), "RECOMMENDATIONS_BIND": "127.0.0.1"},
             metrics=True,
         ),
-        Contender(
-            SERVICE_TRACED,
-            f"this service, tracing on ({TRACED_RATIO:.0%} ratio, OTLP/gRPC to a local receiver)",
-            [str(server)],
-            SERVICE_PATH,
-            SERVICE_REQUEST,
-            env={
-                "RECOMMENDATIONS_CATALOG": str(catalog),
-                "RECOMMENDATIONS_BIND": "127.0.0.1",
-                "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
-                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                "OTEL_TRACES_SAMPLER_ARG": str(TRACED_RATIO),
-            },
-            metrics=True,
-        ),
     ]
 
 
@@ -183,7 +171,9 @@ def _check_traced(spans: int, args: argparse.Namespace) -> int:
     return spans
 
 
-def _measure(contender: Contender, calls: int, latency_calls: int, tmp: Path) -> tuple[Run, Run]:
+def _measure(
+    supervisor: Supervisor, contender: Contender, calls: int, latency_calls: int, tmp: Path
+) -> tuple[Run, Run]:
     port, metrics_port = free_port(), free_port()
     env = dict(os.environ, **contender.env)
     env.update(
@@ -194,11 +184,7 @@ def _measure(contender: Contender, calls: int, latency_calls: int, tmp: Path) ->
     body = write_frame(tmp / f"{contender.name}.bin", contender.request)
     log = tmp / "h2load.log"
     url = f"http://127.0.0.1:{port}{contender.path}"
-    server = subprocess.Popen(
-        [*taskset(SERVER_CPU), *contender.command],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    server = supervisor.start(contender.name, contender.command, env, cpu=int(SERVER_CPU))
     try:
         wait_for_port(port)
         _check_answers(contender, port)
@@ -214,12 +200,7 @@ def _measure(contender: Contender, calls: int, latency_calls: int, tmp: Path) ->
                 raise SystemExit(f"error: {contender.name} {problem}")
         _check_answers(contender, port)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        supervisor.stop(server, timeout=15)
     return run, one
 
 

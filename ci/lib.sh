@@ -28,6 +28,33 @@ protos_version() { tr -d '[:space:]' < "$ROOT/proto-registry/VERSION"; }
 # protos_wheel: the path of the wheel `make wheel` builds for the current registry version.
 protos_wheel() { printf '%s/bookshop_protos-%s-py3-none-any.whl' "$DIST" "$(protos_version)"; }
 
+# build_python: the interpreter of a venv that holds the PEP 517 front end (requirements/build.txt)
+# and exactly the build-system.requires that clients/python/pyproject.toml pins: what an isolated
+# build installs into a fresh environment every time, installed once under $VENV/wheel-build/ and
+# made again when either changes. `"$(build_python)" -m build --no-isolation` then builds with the
+# same pinned generators, without installing them again (build checks they are all present).
+build_python() {
+  local env="$VENV/wheel-build" requires key
+  requires="$(python -c 'import sys, tomllib
+print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["build-system"]["requires"]))' \
+    "$ROOT/clients/python/pyproject.toml")"
+  key="$(cat "$ROOT/requirements/build.txt" - <<<"$requires" | sha256sum | cut -d' ' -f1)"
+  (
+    # Parallel builds (the tests, the compatibility check) wait here for the one that creates it.
+    flock 9
+    if [ "$(cat "$env/.key" 2>/dev/null)" != "$key" ]; then
+      log "creating the wheel's build environment in $env: $(tr '\n' ' ' <<<"$requires")"
+      rm -rf "$env"
+      python -m venv "$env"
+      "$env/bin/python" -m pip install --quiet --require-hashes -r "$ROOT/requirements/build.txt"
+      # shellcheck disable=SC2086  # one requirement a line, none with spaces
+      "$env/bin/python" -m pip install --quiet $requires
+      printf '%s\n' "$key" >"$env/.key"
+    fi
+  ) 9>"$VENV/.wheel-build.lock"
+  printf '%s/bin/python' "$env"
+}
+
 # protos_match_release DIR WHAT: stop unless the .proto files under DIR (the protos an artifact
 # WHAT was built from) build to exactly the committed release image of the registry's version.
 protos_match_release() {

@@ -10,7 +10,7 @@ ruff format --check .
 for src in clients/python/setup.py recommendations-service/src marketplace-django/src; do
   mypy --config-file mypy.ini "$src"
 done
-mypy --config-file mypy.ini -p soak -p benchmarks -p ci.registry
+mypy --config-file mypy.ini -p harness -p soak -p benchmarks -p ci.registry
 mypy --config-file mypy.ini ci/supervise.py ci/lock.py
 # The compatibility check's code, as strictly as source (see mypy.ini).
 mypy --config-file mypy.ini --explicit-package-bases \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The bookshop under load, restarts, outages, bad input and mutual TLS (scenarios in soak/).
 #   ci/soak.sh          full run (about 3 minutes): writes docs/reliability.md and its plot
-#   ci/soak.sh --short  the same scenarios shortened (under 3 minutes), as `make test` runs it
+#   ci/soak.sh --short  the same scenarios shortened (under 3 minutes), as make test-system runs it
 # Everything listens on 127.0.0.1 only; every process started is stopped on exit.
 source "$(dirname "$0")/lib.sh"
 

@@ -15,9 +15,9 @@ import traceback
 from pathlib import Path
 from types import FrameType
 
+from harness.processes import Supervisor
+from harness.service import build_catalog
 from soak import report
-from soak.harness.processes import Supervisor
-from soak.harness.service import build_catalog
 from soak.scenarios import ALL
 from soak.scenarios.base import Context, Outcome
 

@@ -36,8 +36,8 @@ from benchmarks.ablation.variants import FULL, VARIANTS
 from benchmarks.answers import AnswerError, check_answers
 from benchmarks.h2load import SERVER_CPU, h2load, wait_for_port, write_frame
 from benchmarks.run import SERVICE_PATH, SERVICE_REQUEST
-from soak.harness.ports import free_port
-from soak.harness.processes import Supervisor, clean_environment, tree_cpu_seconds
+from harness.ports import free_port
+from harness.processes import Supervisor, clean_environment, tree_cpu_seconds
 
 if TYPE_CHECKING:
     from collections.abc import Callable

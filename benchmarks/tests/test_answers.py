@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,8 +12,8 @@ import pytest
 from benchmarks import run
 from benchmarks.answers import AnswerError, check_answers
 from benchmarks.baselines import bare_aio, bare_sync
-from benchmarks.h2load import wait_for_port
-from soak.harness.ports import free_port
+from harness.ports import accepts, free_port
+from harness.processes import Supervisor
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -23,19 +22,17 @@ BASELINES = Path(run.__file__).parent / "baselines"
 
 
 @pytest.fixture(scope="module")
-def bare_sync_port() -> Iterator[int]:
+def bare_sync_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """The bare sync baseline, running as the bench runs it, on a free port."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(BASELINES / "bare_sync.py")],
-        env={**os.environ, "BASELINE_PORT": str(port)},
-    )
-    try:
-        wait_for_port(port)
+    with Supervisor(tmp_path_factory.mktemp("logs")) as supervisor:
+        process = supervisor.start(
+            "bare-sync",
+            [sys.executable, str(BASELINES / "bare_sync.py")],
+            {**os.environ, "BASELINE_PORT": str(port)},
+        )
+        supervisor.wait_ready("bare-sync", process, lambda: accepts(port), timeout=15)
         yield port
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def test_the_bare_baselines_serve_the_path_the_service_is_measured_on() -> None:

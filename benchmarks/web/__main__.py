@@ -48,20 +48,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.baselines.tutorial import generate_stubs
-from soak.harness.load import WrkRun, wrk
-from soak.harness.metrics import difference
-from soak.harness.otlp import OtlpReceiver
-from soak.harness.ports import free_port
-from soak.harness.processes import (
+from harness.load import WrkRun, wrk
+from harness.metrics import difference
+from harness.otlp import OtlpReceiver
+from harness.ports import free_port
+from harness.probes import answers, fetch
+from harness.processes import (
     BIN,
     Supervisor,
     clean_environment,
     pin_tree,
     tree_cpu_seconds,
-    wait_until,
 )
-from soak.harness.service import Replica, build_catalog
-from soak.harness.website import Website
+from harness.service import Replica, build_catalog
+from harness.website import Website
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -300,12 +300,9 @@ def _start_tutorial(
         cwd=BASELINES / "tutorial_marketplace",
     )
     url = f"http://127.0.0.1:{web_port}/"
-
-    def answers() -> bool:
-        return _status(url) == 200
-
-    if not wait_until(answers, timeout=20, interval=0.1):
-        raise RuntimeError("the tutorial marketplace did not serve its homepage within 20 s")
+    supervisor.wait_ready(
+        "tutorial-marketplace", site, lambda: answers(url), what="serving its homepage", timeout=20
+    )
     return server, (site, url)
 
 
@@ -343,24 +340,14 @@ def _measure(contender: Contender, seconds: float, load_cpu: int | None) -> Run:
     return Run(load, cpu * per_request, backend_us, degraded)
 
 
-def _status(url: str) -> int:
-    import urllib.error  # noqa: PLC0415
-    import urllib.request  # noqa: PLC0415
-
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return 0
-
-
 def _statuses(url: str, count: int = 20) -> str:
     seen: dict[int, int] = {}
     started = time.perf_counter()
     for _ in range(count):
-        status = _status(url)
+        try:
+            status, _ = fetch(url)
+        except OSError:
+            status = 0  # nothing answered
         seen[status] = seen.get(status, 0) + 1
     elapsed_ms = (time.perf_counter() - started) / count * 1e3
     codes = ", ".join(f"{n} x HTTP {code}" for code, n in sorted(seen.items()))

@@ -5,7 +5,8 @@ import pytest
 from prometheus_client import REGISTRY
 from storefront import recommendations
 
-from tests.servers import ScriptedServicer, start, unused_port
+from harness.ports import free_port
+from tests.servers import ScriptedServicer, start
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def recommendations_server(servicer, settings):
 @pytest.fixture
 def nothing_listening(settings):
     """The site pointed at a port where no server listens."""
-    settings.RECOMMENDATIONS_TARGET = f"127.0.0.1:{unused_port()}"
+    settings.RECOMMENDATIONS_TARGET = f"127.0.0.1:{free_port()}"
     recommendations.close()
     yield
     recommendations.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from concurrent import futures
 
@@ -123,10 +122,3 @@ def start(
         port = server.add_secure_port(address, credentials)
     server.start()
     return server, port
-
-
-def unused_port() -> int:
-    """A loopback port that nothing listens on (bound by the OS, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from marketplace.settings import committed_keys
 
-from tests.servers import unused_port
+from harness.ports import free_port
 
 MANAGE = Path(__file__).resolve().parents[1] / "manage.py"
 # Made at run time: a key written here would be one the repository contains, which production
@@ -127,7 +127,7 @@ def server(tmp_path, **env):
         str(Path(sys.executable).with_name("marketplace-server")),
         cwd=tmp_path,
         MARKETPLACE_BIND="127.0.0.1",
-        **{"MARKETPLACE_PORT": str(unused_port()), **env},
+        **{"MARKETPLACE_PORT": str(free_port()), **env},
     )
 
 

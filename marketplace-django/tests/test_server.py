@@ -6,38 +6,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.servers import unused_port
-
-BIN = Path(sys.executable).parent
-
-
-def fetch(url, method="GET"):
-    """(status, body) of a request, whatever the status."""
-    request = urllib.request.Request(url, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def answers(url):
-    try:
-        return fetch(url)[0] == 200
-    except OSError:
-        return False
+from harness.ports import free_port
+from harness.probes import answers, fetch
+from harness.processes import Supervisor
+from harness.website import Website
 
 
 def sample(text, name, labels):
@@ -54,52 +33,19 @@ def worker_pids(master):
     ]
 
 
-def start_server(tmp_path, **settings):
-    """marketplace-server with production settings on two loopback ports, plus `settings`;
-    returns the process, the pages' base URL, the internal port's base URL and the log, once
-    both workers serve."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(
-            ("DJANGO_", "RECOMMENDATIONS_", "PROMETHEUS_", "MARKETPLACE_", "DATABASE_URL", "OTEL_")
-        )
-    }
-    port, internal = unused_port(), unused_port()
-    env.update(
-        DJANGO_SETTINGS_MODULE="marketplace.settings.prod",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        DJANGO_STATIC_ROOT=str(tmp_path / "static"),
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        RECOMMENDATIONS_TARGET=f"127.0.0.1:{unused_port()}",
-        MARKETPLACE_BIND="127.0.0.1",
-        MARKETPLACE_PORT=str(port),
-        MARKETPLACE_INTERNAL_PORT=str(internal),
-        WEB_CONCURRENCY="2",
+def start_server(supervisor, tmp_path, **settings):
+    """marketplace-server (the harness's Website: production settings, two workers, two loopback
+    ports) pointed at a port where no recommendations service listens, plus `settings`; returns
+    the process, the pages' base URL, the internal port's base URL and the log, once both
+    workers serve."""
+    target = f"127.0.0.1:{free_port()}"
+    site = Website(supervisor, "website", tmp_path, target, extra_env=settings)
+    site.start(wait=False)
+    site.wait_ready(
+        lambda: answers(site.internal_url + "healthz") and len(worker_pids(site.process)) == 2
     )
-    env.update(settings)
-    subprocess.run([BIN / "django-admin", "collectstatic", "--noinput", "-v0"], env=env, check=True)
-    log = tmp_path / "server.log"
-    process = subprocess.Popen(
-        [BIN / "marketplace-server"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("w"),
-    )
-    base, internal_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal}"
-    deadline = time.monotonic() + 30
-    while not (
-        answers(internal_base + "/healthz")
-        and answers(base + "/")
-        and len(worker_pids(process)) == 2
-    ):
-        assert process.poll() is None, f"marketplace-server exited:\n{log.read_text()}"
-        assert time.monotonic() < deadline, "marketplace-server did not start two workers"
-        time.sleep(0.1)
-    return process, base, internal_base, log
+    log = supervisor.log_of(site.name)
+    return site.process, site.url.rstrip("/"), site.internal_url.rstrip("/"), log
 
 
 def stop(process, log):
@@ -110,9 +56,16 @@ def stop(process, log):
 
 
 @pytest.fixture
-def server(tmp_path):
+def supervisor(tmp_path):
+    """Starts the test's processes and stops whatever is left after it."""
+    with Supervisor(tmp_path / "logs") as supervisor:
+        yield supervisor
+
+
+@pytest.fixture
+def server(supervisor, tmp_path):
     """A running marketplace-server (see start_server), stopped after the test."""
-    started = start_server(tmp_path)
+    started = start_server(supervisor, tmp_path)
     yield started
     stop(started[0], started[3])
 
@@ -167,10 +120,10 @@ def test_the_internal_port_serves_nothing_else(server):
     assert fetch(internal + "/category/mystery/")[0] == 404
 
 
-def test_readyz_is_503_while_the_database_does_not_answer(tmp_path):
+def test_readyz_is_503_while_the_database_does_not_answer(supervisor, tmp_path):
     # PostgreSQL on a port where nothing listens: the pages need no database, readiness does.
     process, base, internal, log = start_server(
-        tmp_path, DATABASE_URL=f"postgres://shop:unused@127.0.0.1:{unused_port()}/shop"
+        supervisor, tmp_path, DATABASE_URL=f"postgres://shop:unused@127.0.0.1:{free_port()}/shop"
     )
     try:
         assert fetch(base + "/")[0] == 200

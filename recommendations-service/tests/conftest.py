@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import grpc
@@ -15,6 +11,9 @@ from bookshop.recommendations.v1 import recommendations_pb2_grpc
 from recommendations.catalog import build_catalog, default_csv, load_catalog, read_csv
 from recommendations.server import RunningServer, start
 from recommendations.settings import Settings
+
+from harness.processes import Supervisor
+from harness.service import SERVER, Replica
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -107,35 +106,20 @@ def stub(channel: grpc.Channel) -> recommendations_pb2_grpc.RecommendationsServi
 
 
 @pytest.fixture
-def start_process() -> Iterator[Callable[..., tuple[subprocess.Popen[str], int]]]:
-    """Start `recommendations-server` processes on ephemeral loopback ports, with extra
-    variables; each returns once it logs that it is serving, with its gRPC port. Its stdout is
-    a pipe of its remaining JSON log lines. Any still running after the test are killed."""
-    started: list[subprocess.Popen[str]] = []
+def start_process(tmp_path: Path, catalog_file: Path) -> Iterator[Callable[..., Replica]]:
+    """Start `recommendations-server` processes (the harness's `Replica`; another `command`
+    serving it may be given) on free loopback ports, serving `catalog_file` and logging at INFO,
+    with extra variables; each returns once its health service says SERVING. Any still running
+    after the test are stopped."""
+    started: list[Replica] = []
+    with Supervisor(tmp_path / "logs") as supervisor:
 
-    def _start(**variables: str) -> tuple[subprocess.Popen[str], int]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RECOMMENDATIONS_")}
-        env |= {
-            "RECOMMENDATIONS_BIND": "127.0.0.1",
-            "RECOMMENDATIONS_PORT": "0",
-            "RECOMMENDATIONS_METRICS_PORT": "0",
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "recommendations"],
-            env=env | variables,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        started.append(process)
-        assert process.stdout is not None
-        for line in process.stdout:
-            entry = json.loads(line)
-            if entry["message"] == "serving":
-                return process, int(entry["port"])
-        raise AssertionError(f"the server exited with {process.wait()} before serving")
+        def _start(command: tuple[str, ...] = (SERVER,), **variables: str) -> Replica:
+            env = {"RECOMMENDATIONS_LOG_LEVEL": "INFO", **variables}
+            name = f"server-{len(started)}"
+            replica = Replica(supervisor, name, catalog_file, extra_env=env, command=command)
+            started.append(replica)
+            replica.start()
+            return replica
 
-    yield _start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        yield _start

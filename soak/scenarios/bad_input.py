@@ -22,9 +22,9 @@ import grpc
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from soak.harness import api
-from soak.harness.metrics import by_label
-from soak.harness.service import Replica
+from harness import api
+from harness.metrics import by_label
+from harness.service import Replica
 from soak.scenarios.base import Outcome
 
 if TYPE_CHECKING:

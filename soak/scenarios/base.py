@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from soak.harness.processes import Supervisor
+    from harness.processes import Supervisor
 
 
 @dataclass(frozen=True, slots=True)

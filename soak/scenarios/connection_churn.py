@@ -19,10 +19,10 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from soak.harness.load import SlicedLoad, total
-from soak.harness.metrics import difference
-from soak.harness.service import Replica
-from soak.harness.website import Website
+from harness.load import SlicedLoad, total
+from harness.metrics import difference
+from harness.service import Replica
+from harness.website import Website
 from soak.scenarios.base import Outcome
 
 if TYPE_CHECKING:

@@ -13,11 +13,11 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING
 
-from soak.harness.load import SlicedLoad, total
-from soak.harness.metrics import difference
-from soak.harness.processes import wait_until
-from soak.harness.service import Replica
-from soak.harness.website import Website
+from harness.load import SlicedLoad, total
+from harness.metrics import difference
+from harness.processes import wait_until
+from harness.service import Replica
+from harness.website import Website
 from soak.scenarios.base import Outcome
 
 if TYPE_CHECKING:

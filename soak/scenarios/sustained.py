@@ -11,11 +11,11 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from soak.harness import api
-from soak.harness.load import h2load_grpc
-from soak.harness.metrics import difference
-from soak.harness.processes import resident_bytes
-from soak.harness.service import Replica
+from harness import api
+from harness.load import h2load_grpc
+from harness.metrics import difference
+from harness.processes import resident_bytes
+from harness.service import Replica
 from soak.scenarios.base import Outcome
 
 if TYPE_CHECKING:

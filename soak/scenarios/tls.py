@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import grpc
 import trustme
 
-from soak.harness import api
-from soak.harness.metrics import difference
-from soak.harness.service import Replica, ServerTls
-from soak.harness.website import Website
+from harness import api
+from harness.metrics import difference
+from harness.service import Replica, ServerTls
+from harness.website import Website
 from soak.scenarios.base import Outcome
 
 if TYPE_CHECKING:

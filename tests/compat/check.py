@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-from soak.harness.processes import Supervisor, clean_environment, wait_until
-from soak.harness.service import Replica, build_catalog
-from soak.harness.website import Website
+from harness.processes import Supervisor, clean_environment, wait_until
+from harness.service import Replica, build_catalog
+from harness.website import Website
 from tests.compat.runtimes import (
     End,
     RuntimeVenv,

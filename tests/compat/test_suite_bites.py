@@ -6,8 +6,6 @@ against today's server with one promise broken: max_results 0 giving five books,
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +13,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from harness.processes import Supervisor
+from harness.service import SERVER, Replica, build_catalog
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 SUITE = Path(__file__).with_name("conformance")
-BIN = Path(sys.executable).parent
 # The server, with one documented value changed before it starts.
 CHANGED_DEFAULT = (
     "import sys, recommendations.recommender as r; r.DEFAULT_RESULTS = 5; "
@@ -30,34 +30,15 @@ CHANGED_DEFAULT = (
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("catalog") / "catalog.sqlite3"
-    subprocess.run(
-        [BIN / "recommendations-server", "build-catalog", "--output", path],
-        check=True,
-        capture_output=True,
-    )
+    build_catalog(path)
     return path
 
 
-def _server(catalog: Path, *command: str) -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECOMMENDATIONS_")}
-    env |= {
-        "RECOMMENDATIONS_BIND": "127.0.0.1",
-        "RECOMMENDATIONS_PORT": "0",
-        "RECOMMENDATIONS_METRICS_PORT": "0",
-        "RECOMMENDATIONS_CATALOG": str(catalog),
-    }
-    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        for line in server.stdout:
-            entry = json.loads(line)
-            if entry["message"] == "serving":
-                yield f"127.0.0.1:{entry['port']}"
-                return
-        raise AssertionError(f"the server exited with {server.wait()}")
-    finally:
-        server.kill()
-        server.wait()
+def _server(tmp_path: Path, catalog: Path, command: tuple[str, ...]) -> Iterator[str]:
+    with Supervisor(tmp_path / "logs") as supervisor:
+        server = Replica(supervisor, "server", catalog, command=command)
+        server.start()
+        yield server.address
 
 
 def _suite(target: str) -> subprocess.CompletedProcess[str]:
@@ -70,13 +51,13 @@ def _suite(target: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def server(catalog: Path) -> Iterator[str]:
-    yield from _server(catalog, str(BIN / "recommendations-server"))
+def server(tmp_path: Path, catalog: Path) -> Iterator[str]:
+    yield from _server(tmp_path, catalog, (SERVER,))
 
 
 @pytest.fixture
-def broken_server(catalog: Path) -> Iterator[str]:
-    yield from _server(catalog, sys.executable, "-c", CHANGED_DEFAULT)
+def broken_server(tmp_path: Path, catalog: Path) -> Iterator[str]:
+    yield from _server(tmp_path, catalog, (sys.executable, "-c", CHANGED_DEFAULT))
 
 
 def test_today_s_server_keeps_the_contract(server: str) -> None:

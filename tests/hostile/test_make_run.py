@@ -12,15 +12,15 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from soak.harness.ports import free_port
+from harness.ports import accepts, free_port
+from harness.probes import answers
+from harness.processes import Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 20
@@ -32,14 +32,6 @@ SIGNAL_ROUNDS = [
     for _ in range(ROUNDS)
 ]
 _OWN_PREFIXES = ("RECOMMENDATIONS_", "DJANGO_", "MARKETPLACE_", "PROMETHEUS_", "DATABASE_URL")
-
-
-def listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -58,57 +50,47 @@ def listening_addresses(port: int) -> set[str]:
 LOOPBACK = {"0100007F", "0000000000000000FFFF00000100007F"}
 
 
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def environment(tmp_path_factory):
     """The caller's environment without the services' settings (so the service serves its
-    packaged catalog), with a development database of the test's own."""
+    packaged catalog), with a development database of the test's own, and the supervisor that
+    starts `make run` (and stops whatever a failed round left of make)."""
     workdir = tmp_path_factory.mktemp("make-run")
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
     env.pop("MAKEFLAGS", None)
     env.update(DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}")
-    return env, workdir
+    with Supervisor(workdir / "logs") as supervisor:
+        yield env, supervisor
 
 
 def start(environment, name):
     """`make run` on fresh ports in a new process group; returns it, its ports and its log."""
-    env, workdir = environment
+    env, supervisor = environment
     ports = {
         "MARKETPLACE_PORT": free_port(),
         "RECOMMENDATIONS_PORT": free_port(),
         "RECOMMENDATIONS_METRICS_PORT": free_port(),
     }
-    log = workdir / f"{name}.log"
-    make = subprocess.Popen(
-        ["make", "-s", "run"],
-        cwd=ROOT,
-        env={**env, **{k: str(v) for k, v in ports.items()}},
-        stdin=subprocess.DEVNULL,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    make = supervisor.start(
+        name, ["make", "-s", "run"], {**env, **{k: str(v) for k, v in ports.items()}}, cwd=ROOT
     )
     site = f"http://127.0.0.1:{ports['MARKETPLACE_PORT']}/"
-    deadline = time.monotonic() + 60
-    while not (answers(site) and all(listening(port) for port in ports.values())):
-        assert make.poll() is None, f"make run exited during start-up:\n{log.read_text()}"
-        assert time.monotonic() < deadline, f"make run did not start:\n{log.read_text()}"
-        time.sleep(0.2)
-    return make, ports, log
+    supervisor.wait_ready(
+        name,
+        make,
+        lambda: answers(site) and all(accepts(port) for port in ports.values()),
+        what="serving on all three ports",
+        timeout=60,
+        interval=0.2,
+    )
+    return make, ports, supervisor.log_of(name)
 
 
 def stopped_within(make, ports, seconds):
     """Whether make exited and no port listens within `seconds`."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if make.poll() is not None and not any(listening(p) for p in ports.values()):
+        if make.poll() is not None and not any(accepts(p) for p in ports.values()):
             return True
         time.sleep(0.1)
     return False
@@ -161,7 +143,7 @@ def test_make_run_stops_everything_on_one_to_three_signals(environment, signals)
         os.killpg(make.pid, sent)
 
     if not stopped_within(make, ports, STOP_SECONDS):
-        left = {name: port for name, port in ports.items() if listening(port)}
+        left = {name: port for name, port in ports.items() if accepts(port)}
         clean_up(make, ports)
         pytest.fail(f"after {signals}: still listening {left}\n{log.read_text()[-3000:]}")
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from soak.harness.processes import Supervisor
-from soak.harness.service import Replica, build_catalog
-from soak.harness.website import Website
+from harness.processes import Supervisor
+from harness.service import Replica, build_catalog
+from harness.website import Website
 
 ATTACKERS = 50
 ATTACK_SECONDS = 30.0

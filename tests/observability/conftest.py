@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from soak.harness.otlp import OtlpReceiver
+from harness.otlp import OtlpReceiver
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from soak.harness.otlp import OtlpReceiver, ReceivedSpan
-from soak.harness.processes import wait_until
+from harness.otlp import OtlpReceiver, ReceivedSpan
+from harness.processes import wait_until
 from tests.observability.traced import Traced, start_traced
 
 V2 = "bookshop.recommendations.v2.RecommendationsService"

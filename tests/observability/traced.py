@@ -7,10 +7,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from soak.harness.otlp import OtlpReceiver, ReceivedSpan
-from soak.harness.processes import Supervisor
-from soak.harness.service import Replica, build_catalog
-from soak.harness.website import Website
+from harness.otlp import OtlpReceiver, ReceivedSpan
+from harness.processes import Supervisor
+from harness.service import Replica, build_catalog
+from harness.website import Website
 
 # Spans leave a process within 50 ms instead of the SDK's 5 s.
 QUICK_EXPORT = {"OTEL_BSP_SCHEDULE_DELAY": "50"}

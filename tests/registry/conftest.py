@@ -11,17 +11,18 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import venv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from harness.ports import free_port
+from harness.probes import answers
+from harness.processes import Supervisor
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -30,8 +31,17 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PROTO = Path("proto-registry/bookshop/recommendations/v1/recommendations.proto")
 # What the registry's release rules read, and (for building and publishing) the wheel's sources.
-_COPIED = ["buf.yaml", "Makefile", "proto-registry", "ci", "clients/python"]
-_IGNORED = shutil.ignore_patterns("src", "build", "*.egg-info", "__pycache__", "tests")
+_COPIED = [
+    "buf.yaml",
+    "Makefile",
+    "proto-registry",
+    "ci",
+    "clients/python",
+    "requirements/build.txt",
+]
+_IGNORED = shutil.ignore_patterns(
+    "src", "build", "*.egg-info", "__pycache__", "tests", "node_modules"
+)
 
 # A compatible change that no real release will ever make: a message of its own at the file's end.
 PROBE = """
@@ -155,12 +165,6 @@ def repo(tmp_path: Path) -> Repo:
     return copy
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class Index:
     """A running pypiserver: its URL (for twine and pip) and the folder it serves."""
@@ -176,34 +180,21 @@ def package_index(tmp_path: Path) -> Iterator[Callable[..., Index]]:
     Each serves the names in its own store, and only from there, and refers any other name to
     `fallback` (pypiserver's default, the public index, when None). All stop after the test.
     """
-    started: list[subprocess.Popen[bytes]] = []
+    with Supervisor(tmp_path / "logs") as supervisor:
 
-    def start(name: str, *, fallback: str | None = None) -> Index:
-        port, store = _free_port(), tmp_path / f"index-{name}"
-        store.mkdir()
-        command = [str(BIN / "pypi-server"), "run", "-i", "127.0.0.1", "-p", str(port)]
-        command += ["-a", ".", "-P", "."]
-        if fallback is not None:
-            command += ["--fallback-url", f"{fallback}simple/"]
-        server = subprocess.Popen(
-            [*command, str(store)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        started.append(server)
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}simple/", timeout=1).close()
-                return Index(url, store)
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        def start(name: str, *, fallback: str | None = None) -> Index:
+            port, store = free_port(), tmp_path / f"index-{name}"
+            store.mkdir()
+            command = [str(BIN / "pypi-server"), "run", "-i", "127.0.0.1", "-p", str(port)]
+            command += ["-a", ".", "-P", "."]
+            if fallback is not None:
+                command += ["--fallback-url", f"{fallback}simple/"]
+            server = supervisor.start(f"index-{name}", [*command, str(store)], os.environ)
+            url = f"http://127.0.0.1:{port}/"
+            supervisor.wait_ready(f"index-{name}", server, lambda: answers(f"{url}simple/"))
+            return Index(url, store)
 
-    yield start
-    for server in started:
-        server.terminate()
-        server.wait(timeout=10)
+        yield start
 
 
 README_INDEX = "http://127.0.0.1:8080/"
@@ -222,15 +213,21 @@ def readme_commands(index: str) -> tuple[list[str], list[str]]:
 
 @dataclass(frozen=True)
 class Consumer:
-    """A fresh virtual environment, as a user of the published package has."""
+    """A fresh virtual environment, as a user of the published package has.
+
+    It holds no pip of its own: this checkout's pip (pinned in the lock) installs into it with
+    `--python`, as for the runtime venvs of tests/compat/runtimes.py; installing pip into every
+    consumer would cost seconds each and test nothing of the recipe.
+    """
 
     path: Path
 
     def pip(self, command: list[str]) -> subprocess.CompletedProcess[str]:
-        """Run a `pip ...` command line with this environment's pip."""
+        """Run a `pip ...` command line against this environment."""
         assert command[0] == "pip", command
+        python = str(self.path / "bin" / "python")
         return subprocess.run(
-            [str(self.path / "bin" / "python"), "-m", *command],
+            [sys.executable, "-m", "pip", "--python", python, *command[1:]],
             capture_output=True,
             text=True,
             check=False,
@@ -256,7 +253,7 @@ def consumer(tmp_path: Path) -> Callable[[str], Consumer]:
 
     def make(name: str) -> Consumer:
         path = tmp_path / f"consumer-{name}"
-        venv.create(path, with_pip=True)
+        venv.create(path, with_pip=False)
         return Consumer(path)
 
     return make

@@ -14,17 +14,21 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from base64 import b64encode
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import trustme
+
+from harness.ports import free_port
+from harness.probes import answers
+from harness.processes import Supervisor
+from harness.service import Replica, ServerTls, build_catalog
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
@@ -53,49 +57,6 @@ class Pki:
     client_key: Path
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while not ready():
-        if process.poll() is not None:
-            pytest.fail(f"{what} exited with status {process.returncode}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not become ready within 30 s")
-        time.sleep(0.1)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _answers(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url, timeout=1).close()
-    except urllib.error.HTTPError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
-def _accepts(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def version() -> str:
     return (ROOT / "proto-registry" / "VERSION").read_text().strip()
@@ -122,24 +83,31 @@ def npm_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="session")
+def supervisor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervisor]:
+    """Starts the session's processes and stops whatever is left at its end."""
+    with Supervisor(tmp_path_factory.mktemp("logs")) as supervisor:
+        yield supervisor
+
+
 @contextmanager
-def running_registry(store: Path) -> Iterator[Registry]:
-    """Run an empty verdaccio, configured as `make publish`'s local one, on an ephemeral port."""
+def running_registry(supervisor: Supervisor, store: Path) -> Iterator[Registry]:
+    """Run an empty verdaccio, configured as `make publish`'s local one, on a free port."""
     store.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "ci" / "npm-registry" / "config.yaml", store / "config.yaml")
     port = free_port()
-    log = (store / "server.log").open("wb")
-    process = subprocess.Popen(
-        [VERDACCIO, "--config", store / "config.yaml", "--listen", f"127.0.0.1:{port}"],
-        stdout=log,
-        stderr=log,
+    name = f"verdaccio-{port}"
+    process = supervisor.start(
+        name,
+        [str(VERDACCIO), "--config", str(store / "config.yaml"), "--listen", f"127.0.0.1:{port}"],
+        os.environ,
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_until(lambda: _answers(url + "-/ping"), process, "verdaccio")
+        supervisor.wait_ready(name, process, lambda: answers(url + "-/ping"))
         yield Registry(url, _register_publisher(url))
     finally:
-        stop(process)
+        supervisor.stop(process)
 
 
 def _register_publisher(url: str) -> str:
@@ -155,16 +123,18 @@ def _register_publisher(url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+def registry(
+    supervisor: Supervisor, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Registry]:
     """The session's registry, to which `published` uploads the package."""
-    with running_registry(tmp_path_factory.mktemp("npm-registry")) as running:
+    with running_registry(supervisor, tmp_path_factory.mktemp("npm-registry")) as running:
         yield running
 
 
 @pytest.fixture
-def empty_registry(tmp_path: Path) -> Iterator[Registry]:
+def empty_registry(supervisor: Supervisor, tmp_path: Path) -> Iterator[Registry]:
     """A registry of the test's own, holding nothing."""
-    with running_registry(tmp_path / "npm-registry") as running:
+    with running_registry(supervisor, tmp_path / "npm-registry") as running:
         yield running
 
 
@@ -224,39 +194,16 @@ def consumer(
 @pytest.fixture(scope="session")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("catalog") / "catalog.sqlite3"
-    subprocess.run(
-        [BIN / "recommendations-server", "build-catalog", "--output", path],
-        check=True,
-        capture_output=True,
-    )
+    build_catalog(path)
     return path
 
 
-def _serve(folder: Path, catalog: Path, **settings: str) -> Iterator[int]:
-    """Run recommendations-server on free loopback ports; yield its gRPC port."""
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("RECOMMEND")}
-    env.update(
-        RECOMMENDATIONS_BIND="127.0.0.1",
-        RECOMMENDATIONS_PORT=str(port),
-        RECOMMENDATIONS_METRICS_PORT=str(free_port()),
-        RECOMMENDATIONS_HEALTH_PORT=str(free_port()),
-        RECOMMENDATIONS_CATALOG=str(catalog),
-        **settings,
-    )
-    log = (folder / "recommendations.log").open("wb")
-    process = subprocess.Popen(
-        [BIN / "recommendations-server"], env=env, cwd=folder, stdout=log, stderr=log
-    )
-    wait_until(lambda: _accepts(port), process, "recommendations-server")
-    yield port
-    stop(process)
-
-
 @pytest.fixture(scope="session")
-def service(tmp_path_factory: pytest.TempPathFactory, catalog: Path) -> Iterator[int]:
-    """The recommendations service in plaintext; yields its port."""
-    yield from _serve(tmp_path_factory.mktemp("plaintext"), catalog)
+def service(supervisor: Supervisor, catalog: Path) -> int:
+    """The recommendations service in plaintext; its port."""
+    replica = Replica(supervisor, "plaintext", catalog)
+    replica.start()
+    return replica.port
 
 
 @pytest.fixture(scope="session")
@@ -282,17 +229,12 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 
 @pytest.fixture(scope="session")
-def mtls_service(
-    tmp_path_factory: pytest.TempPathFactory, catalog: Path, pki: Pki
-) -> Iterator[int]:
-    """The recommendations service requiring client certificates signed by `pki.ca`."""
-    yield from _serve(
-        tmp_path_factory.mktemp("mtls"),
-        catalog,
-        RECOMMENDATIONS_TLS_CERT=str(pki.server_cert),
-        RECOMMENDATIONS_TLS_KEY=str(pki.server_key),
-        RECOMMENDATIONS_TLS_CLIENT_CA=str(pki.ca),
-    )
+def mtls_service(supervisor: Supervisor, catalog: Path, pki: Pki) -> int:
+    """The recommendations service requiring client certificates signed by `pki.ca`; its port."""
+    tls = ServerTls(cert=pki.server_cert, key=pki.server_key, client_ca=pki.ca)
+    replica = Replica(supervisor, "mtls", catalog, tls=tls)
+    replica.start()
+    return replica.port
 
 
 @dataclass

@@ -14,7 +14,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import Registry, free_port, publish
+from conftest import Registry, publish
+
+from harness.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 PROTO = "package/bookshop/recommendations/v1/recommendations.proto"

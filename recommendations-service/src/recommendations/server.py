@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import signal
 import ssl
-import threading
 import time
 from concurrent import futures
 from dataclasses import dataclass
@@ -186,11 +185,10 @@ def compose_interceptors(metrics: ServerMetrics, tracing: Tracing | None) -> lis
 
 def serve(settings: Settings, catalog: Catalog, tracing: Tracing | None = None) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully (the caller exits with 0)."""
-    stop = threading.Event()
+    received: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        _log.info("signal received", extra={"fields": {"signal": signal.Signals(signum).name}})
-        stop.set()
+        received.append(signum)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -208,7 +206,14 @@ def serve(settings: Settings, catalog: Catalog, tracing: Tracing | None = None) 
             }
         },
     )
-    stop.wait()
+    # Python runs signal handlers in the main thread, between its own steps. A signal the kernel
+    # delivers to another thread does not wake the main thread from a blocking wait (it slept on
+    # in threading.Event.wait), and a handler that took a lock (Event.set does) could find it
+    # held by the code it interrupted. So the handler only records the signal, and the main
+    # thread looks for it every 0.1 s.
+    while not received:
+        time.sleep(0.1)
+    _log.info("signal received", extra={"fields": {"signal": signal.Signals(received[0]).name}})
     running.shutdown()
 
 

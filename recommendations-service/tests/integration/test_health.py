@@ -7,8 +7,6 @@ another Watch is being answered; `recommendations.health` is the fix.
 
 from __future__ import annotations
 
-import json
-import signal
 import subprocess
 import sys
 import threading
@@ -22,9 +20,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     from recommendations.server import RunningServer
+
+    from harness.service import Replica
 
 SERVICE = "bookshop.recommendations.v1.RecommendationsService"
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -114,10 +113,10 @@ def test_an_unknown_service_is_not_found_and_watched_as_unknown(
 
 
 def test_watch_churn_leaves_the_server_answering_and_stoppable(
-    start_process: Callable[..., tuple[subprocess.Popen[str], int]], catalog_file: Path
+    start_process: Callable[..., Replica],
 ) -> None:
-    process, port = start_process(RECOMMENDATIONS_CATALOG=str(catalog_file))
-    target = f"127.0.0.1:{port}"
+    server = start_process()
+    target = server.address
 
     assert _watch_churn(target) == []
 
@@ -132,11 +131,9 @@ def test_watch_churn_leaves_the_server_answering_and_stoppable(
         request = RecommendRequest(user_id=1, category=BOOK_CATEGORY_MYSTERY)
         reply = RecommendationsServiceStub(channel).Recommend(request, timeout=2)
         assert len(reply.recommendations) == 3
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=15) == 0
-    assert process.stdout is not None
-    messages = [json.loads(line)["message"] for line in process.stdout]
-    assert messages == ["signal received", "draining", "stopped"]
+    assert server.terminate(timeout=15) == 0
+    messages = server.log_messages()
+    assert messages[messages.index("serving") + 1 :] == ["signal received", "draining", "stopped"]
 
 
 def test_the_stock_servicer_freezes_under_the_same_churn() -> None:

@@ -23,7 +23,24 @@ from recommendations.settings import VARIABLES
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from harness.service import Replica
+
 COMMAND = [sys.executable, "-m", "recommendations"]
+# The server, with a thread of its own that takes a SIGTERM once the file argv[1] exists: the
+# kernel may deliver a process's signal to any of its threads, and a main thread asleep in a wait
+# is then not woken by it.
+SIGTERM_ON_ANOTHER_THREAD = """
+import os, signal, sys, threading, time
+from recommendations.cli import main
+
+def take_sigterm(trigger):
+    while not os.path.exists(trigger):
+        time.sleep(0.05)
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+threading.Thread(target=take_sigterm, args=(sys.argv.pop(1),), daemon=True).start()
+sys.exit(main())
+"""
 DRAIN = 3  # seconds; generous, so a busy machine still fits the checks inside the window
 
 
@@ -164,14 +181,13 @@ def _health(channel: grpc.Channel) -> int:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_drains_then_exits_0(
-    start_process: Callable[..., tuple[subprocess.Popen[str], int]],
-    catalog_file: Path,
+    start_process: Callable[..., Replica],
     signum: signal.Signals,
 ) -> None:
-    server, port = start_process(
-        RECOMMENDATIONS_CATALOG=str(catalog_file), RECOMMENDATIONS_DRAIN_SECONDS=str(DRAIN)
-    )
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+    replica = start_process(RECOMMENDATIONS_DRAIN_SECONDS=str(DRAIN))
+    server = replica.process
+    assert server is not None
+    with grpc.insecure_channel(replica.address) as channel:
         stub = RecommendationsServiceStub(channel)
         request = RecommendRequest(user_id=3, category=BOOK_CATEGORY_MYSTERY)
         assert _health(channel) == health_pb2.HealthCheckResponse.SERVING
@@ -185,6 +201,19 @@ def test_a_signal_drains_then_exits_0(
         assert time.monotonic() - signalled < DRAIN - 0.1, "the call missed the drain window"
     assert server.wait(timeout=15) == 0
     assert time.monotonic() - signalled >= DRAIN
-    assert server.stdout is not None
-    messages = [json.loads(line)["message"] for line in server.stdout]
-    assert messages == ["signal received", "draining", "stopped"]
+    messages = replica.log_messages()
+    assert messages[messages.index("serving") + 1 :] == ["signal received", "draining", "stopped"]
+
+
+def test_a_sigterm_taken_by_another_thread_stops_the_server_too(
+    start_process: Callable[..., Replica], tmp_path: Path
+) -> None:
+    trigger = tmp_path / "sigterm"
+    replica = start_process((sys.executable, "-c", SIGTERM_ON_ANOTHER_THREAD, str(trigger)))
+    assert replica.process is not None
+
+    trigger.touch()
+
+    assert replica.process.wait(timeout=10) == 0
+    messages = replica.log_messages()
+    assert messages[messages.index("serving") + 1 :] == ["signal received", "draining", "stopped"]

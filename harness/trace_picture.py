@@ -1,8 +1,8 @@
 """A trace as a waterfall picture: each span a bar on a time axis, children under parents.
 
-    python -m soak.harness.trace_picture SPANS.jsonl OUTPUT.png [--trace TRACE_ID]
+    python -m harness.trace_picture SPANS.jsonl OUTPUT.png [--trace TRACE_ID]
 
-SPANS.jsonl is what `python -m soak.harness.otlp --output SPANS.jsonl` wrote; without --trace,
+SPANS.jsonl is what `python -m harness.otlp --output SPANS.jsonl` wrote; without --trace,
 the last trace whose root is a page (`GET /`) is drawn. docs/observability.md's picture was made
 this way from a `make run` homepage request.
 """
@@ -19,7 +19,7 @@ import matplotlib as mpl
 mpl.use("Agg")
 import matplotlib.pyplot as plt
 
-from soak.harness.otlp import ReceivedSpan
+from harness.otlp import ReceivedSpan
 
 _COLOURS = {"marketplace": "#4c72b0", "recommendations": "#dd8452"}
 
@@ -72,9 +72,7 @@ def draw(spans: list[ReceivedSpan], output: Path, title: str) -> None:
 
 def main() -> int:
     """Draw a trace from a receiver's JSON-lines file."""
-    parser = argparse.ArgumentParser(
-        prog="python -m soak.harness.trace_picture", description=__doc__
-    )
+    parser = argparse.ArgumentParser(prog="python -m harness.trace_picture", description=__doc__)
     parser.add_argument("spans", type=Path)
     parser.add_argument("output", type=Path)
     parser.add_argument("--trace", default=None, help="the trace id (default: the last page)")

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import grpc
 
-from soak.harness import api
-from soak.harness.metrics import Sample, by_label, scrape
-from soak.harness.ports import free_port
-from soak.harness.processes import BIN, clean_environment, wait_until
+from harness import api
+from harness.metrics import Sample, by_label, scrape
+from harness.ports import free_port
+from harness.processes import BIN, clean_environment
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from soak.harness.processes import Supervisor
+    from harness.processes import Supervisor
 
 SERVER = str(BIN / "recommendations-server")
 
@@ -47,7 +48,8 @@ class ServerTls:
 
 @dataclass
 class Replica:
-    """One recommendations server. Its ports stay the same across restarts."""
+    """One recommendations server (`command`, `recommendations-server` unless another program
+    serving it is given). Its ports stay the same across restarts."""
 
     supervisor: Supervisor
     name: str
@@ -56,6 +58,7 @@ class Replica:
     tls: ServerTls | None = None
     cpu: int | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    command: tuple[str, ...] = (SERVER,)
     port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=free_port)
@@ -90,25 +93,25 @@ class Replica:
             if self.tls.client_ca is not None:
                 env["RECOMMENDATIONS_TLS_CLIENT_CA"] = str(self.tls.client_ca)
         self.process = self.supervisor.start(
-            self.name, [SERVER], clean_environment(env), cpu=self.cpu
+            self.name, self.command, clean_environment(env), cpu=self.cpu
         )
         if wait:
             self.wait_serving()
 
     def wait_serving(self, timeout: float = 20) -> None:
         """Block until health says SERVING; raise if the server exits or takes too long."""
+        assert self.process is not None, f"{self.name} is not running"
         # With TLS on, the plaintext health port is the one a probe can use.
         port = self.health_port if self.tls is not None else self.port
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-
-            def serving() -> bool:
-                if self.process is not None and self.process.poll() is not None:
-                    log = self.supervisor.log_of(self.name).read_text()[-2000:]
-                    raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{log}")
-                return api.health(channel, timeout=0.5) == "SERVING"
-
-            if not wait_until(serving, timeout=timeout, interval=0.05):
-                raise RuntimeError(f"{self.name} was not SERVING within {timeout} s")
+            self.supervisor.wait_ready(
+                self.name,
+                self.process,
+                lambda: api.health(channel, timeout=0.5) == "SERVING",
+                what="SERVING",
+                timeout=timeout,
+                interval=0.05,
+            )
 
     def terminate(self, timeout: float = 30) -> int:
         """SIGTERM (drain, then graceful stop) and the exit status."""
@@ -116,6 +119,12 @@ class Replica:
         status = self.supervisor.stop(self.process, timeout=timeout)
         self.process = None
         return status
+
+    def log_messages(self) -> list[str]:
+        """The `message` of every JSON line in the server's log so far (its output's file; lines
+        that are not JSON, such as a traceback, are left out)."""
+        lines = self.supervisor.log_of(self.name).read_text(errors="replace").splitlines()
+        return [json.loads(line)["message"] for line in lines if line.startswith("{")]
 
     def metrics(self) -> list[Sample]:
         """The server's own Prometheus samples."""

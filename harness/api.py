@@ -1,4 +1,4 @@
-"""The recommendations API as the soak sees it: the only soak module that imports its stubs."""
+"""The recommendations API as the harness sees it: its only module that imports the stubs."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from soak.harness.processes import taskset
+from harness.processes import taskset
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

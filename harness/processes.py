@@ -2,8 +2,14 @@
 
 Every process is started in its own session (its own process group), so stopping it also stops
 what it started (the website server's workers), and `Supervisor.close` leaves nothing running
-whatever happened before: the scenarios run it from a `finally`, and `python -m soak` turns SIGTERM
-and SIGHUP into an ordinary exit so that the `finally` runs then too.
+whatever happened before. Use the supervisor as a context manager (or call `close` from a
+`finally`); `python -m soak` turns SIGTERM and SIGHUP into an ordinary exit so that it runs then
+too:
+
+    with Supervisor(tmp_path / "logs") as supervisor:
+        server = supervisor.start("server", [command], clean_environment({}))
+        supervisor.wait_ready("server", server, lambda: accepts(port), timeout=30)
+        ...
 """
 
 from __future__ import annotations
@@ -83,6 +89,33 @@ class Supervisor:
         """The file a process started as `name` writes to."""
         return self._logs / f"{name}.log"
 
+    def wait_ready(
+        self,
+        name: str,
+        process: subprocess.Popen[bytes],
+        ready: Callable[[], bool],
+        *,
+        what: str = "ready",
+        timeout: float = 30,
+        interval: float = 0.1,
+    ) -> None:
+        """Return once `ready()` is true (an OSError from it counts as not yet); raise
+        RuntimeError, with the end of the log of the process started as `name`, when the
+        process exits first or `timeout` seconds pass."""
+
+        def check() -> bool:
+            if process.poll() is not None:
+                log = self.log_of(name).read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{log}")
+            try:
+                return ready()
+            except OSError:
+                return False
+
+        if not wait_until(check, timeout=timeout, interval=interval):
+            log = self.log_of(name).read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{name} was not {what} within {timeout} s:\n{log}")
+
     def stop(
         self, process: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float = 30
     ) -> int:
@@ -119,6 +152,12 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
         self._running.clear()
+
+    def __enter__(self) -> Supervisor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _process_table() -> tuple[dict[int, list[int]], dict[int, int]]:

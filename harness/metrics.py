@@ -20,7 +20,11 @@ class Sample:
 def scrape(url: str, *, timeout: float = 5) -> list[Sample]:
     """Every sample the /metrics page at `url` shows."""
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback URL)
-        text = response.read().decode()
+        return parse(response.read().decode())
+
+
+def parse(text: str) -> list[Sample]:
+    """Every sample of a page in Prometheus's text format."""
     return [
         Sample(sample.name, dict(sample.labels), sample.value)
         for family in text_string_to_metric_families(text)

@@ -12,7 +12,7 @@ each export with an empty `ExportTraceServiceResponse`. Point a service at it wi
     spans = receiver.wait_for(lambda spans: len(spans) >= 3, timeout=10)
     receiver.stop()
 
-Run as `python -m soak.harness.otlp [--grpc-port 4317] [--http-port 4318] [--output FILE]` it
+Run as `python -m harness.otlp [--grpc-port 4317] [--http-port 4318] [--output FILE]` it
 prints one line per span as spans arrive (and appends them to FILE as JSON lines), so that
 `make run` can be watched without a trace backend.
 """
@@ -227,7 +227,7 @@ def _value(value: AnyValue) -> Any:  # noqa: ANN401  (an attribute holds any of 
 
 def main() -> int:
     """Print (and optionally save) the spans exported to this receiver until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m soak.harness.otlp", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m harness.otlp", description=__doc__)
     parser.add_argument("--grpc-port", type=int, default=4317)
     parser.add_argument("--http-port", type=int, default=4318)
     parser.add_argument("--output", type=argparse.FileType("a"), default=None)

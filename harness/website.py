@@ -6,21 +6,21 @@ import http.client
 import secrets
 import subprocess
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from soak.harness.metrics import Sample, by_label, scrape
-from soak.harness.ports import free_port
-from soak.harness.processes import BIN, clean_environment, wait_until
+from harness.metrics import Sample, by_label, scrape
+from harness.ports import free_port
+from harness.probes import answers
+from harness.processes import BIN, clean_environment
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
-    from soak.harness.processes import Supervisor
+    from harness.processes import Supervisor
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 MANAGE = ROOT / "marketplace-django" / "manage.py"
 CALLS = "marketplace_recommendations_calls_total"
 BOOK_MARK = b"data-book-id="
@@ -103,8 +103,9 @@ class Website:
         assert self.process is not None, f"{self.name} is not running"
         return self.process.pid
 
-    def start(self) -> None:
-        """Start the server and return once its internal /readyz and its homepage answer 200."""
+    def start(self, *, wait: bool = True) -> None:
+        """Start the server; with `wait`, return once its internal /readyz and its homepage
+        answer 200."""
         prepare_site(self.workdir)
         extra = {
             "RECOMMENDATIONS_TARGET": self.target,
@@ -119,18 +120,20 @@ class Website:
         env = site_environment(self.workdir, extra)
         argv = [str(BIN / "marketplace-server"), self.app]
         self.process = self.supervisor.start(self.name, argv, env, cwd=self.workdir, cpu=self.cpu)
+        if wait:
+            self.wait_ready(lambda: answers(f"{self.internal_url}readyz"))
 
-        def healthy() -> bool:
-            if self.process is not None and self.process.poll() is not None:
-                log = self.supervisor.log_of(self.name).read_text()[-2000:]
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{log}")
-            try:
-                return _status(f"{self.internal_url}readyz") == 200 and self.get("/").status == 200
-            except OSError:
-                return False
-
-        if not wait_until(healthy, timeout=30, interval=0.1):
-            raise RuntimeError(f"{self.name} was not ready and serving within 30 s")
+    def wait_ready(self, ready: Callable[[], bool], timeout: float = 30) -> None:
+        """Block until `ready()` and a homepage that answers 200; raise if the server exits or
+        takes longer than `timeout` seconds."""
+        assert self.process is not None, f"{self.name} is not running"
+        self.supervisor.wait_ready(
+            self.name,
+            self.process,
+            lambda: ready() and self.get("/").status == 200,
+            what="ready and serving",
+            timeout=timeout,
+        )
 
     def stop(self) -> int:
         """Stop the server (SIGTERM to its process group) and return its exit status."""
@@ -163,8 +166,3 @@ class Website:
     def calls(self) -> dict[str, float]:
         """Recommendation calls so far by gRPC code: anything but OK is a degraded page."""
         return by_label(self.metrics(), CALLS, "grpc_code")
-
-
-def _status(url: str) -> int:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310  (loopback http)
-        return int(response.status)

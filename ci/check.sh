@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `make check`, the edit-test loop: needs no root, no browser and no podman. The proto registry's
+# rules first (a second), then side by side: ruff and mypy --strict (ci/lint.sh), the registry
+# tests, the wheel's tests, the service's and the website's unit and integration tests, the
+# benchmark code's tests and the test harness's own. The suites spend most of their time waiting on servers and subprocesses,
+# so together they take little longer than the slowest one. Each job's output is printed as it
+# ends; the check fails when any job fails.
+source "$(dirname "$0")/lib.sh"
+
+log "proto registry: format, lint, breaking"
+ci/check_protos.sh
+
+outputs="$(mktemp -d)"
+trap 'rm -rf "$outputs"' EXIT
+declare -A names=() started=()
+
+# job NAME COMMAND...: run COMMAND in the background, its output in a file of its own.
+job() {
+  local name="$1"
+  shift
+  "$@" >"$outputs/$name" 2>&1 &
+  names[$!]="$name"
+  started[$!]=$SECONDS
+}
+
+# within DIR COMMAND...: run COMMAND in DIR (each distribution's tests run from its folder).
+within() { (cd "$1" && shift && exec "$@"); }
+
+job lint ci/lint.sh
+# The slowest suite, across two workers: its two walk-throughs take half its time.
+job "registry tests" pytest -q -n 2 tests/registry
+job "wheel tests" within clients/python pytest -q tests
+job "service tests" within recommendations-service pytest -q
+job "website tests" within marketplace-django pytest -q
+job "benchmark code tests" pytest -q benchmarks/tests
+job "harness tests" pytest -q tests/harness
+
+failed=()
+while [ "${#names[@]}" -gt 0 ]; do
+  status=0
+  wait -n -p pid "${!names[@]}" || status=$?
+  name="${names[$pid]}"
+  unset "names[$pid]"
+  cat "$outputs/$name"
+  if [ "$status" -eq 0 ]; then
+    log "$name passed in $((SECONDS - started[$pid])) s"
+  else
+    log "$name FAILED in $((SECONDS - started[$pid])) s"
+    failed+=("$name")
+  fi
+done
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf -v list '%s, ' "${failed[@]}"
+  die "failed: ${list%, }"
+fi
+log "make check passed in $SECONDS s"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make test-system`: the bookshop as whole processes, slower than `make check` and needing a
+# browser: the npm package published to a real registry and used as the README says, every
+# released client against today's server and back (make check-compat), end to end in chromium,
+# hostile input (slow clients, signals to `make run`), one trace across both services received over
+# OTLP, and the shortened soak.
+source "$(dirname "$0")/lib.sh"
+
+ci/test_typescript.sh
+
+log "compatibility: released clients and runtimes against today's server, and back"
+ci/check_compat.sh
+
+log "end-to-end tests"
+ci/e2e.sh
+
+log "hostile input: slow clients against the website's server, signals against make run"
+pytest -q tests/hostile
+
+log "observability: one trace across both services, received over OTLP (gRPC and HTTP)"
+pytest -q tests/observability
+
+log "soak (short)"
+ci/soak.sh --short

@@ -1,1 +1,0 @@
-"""Process orchestration shared by the soak scenarios and the website benchmark."""
