@@ -13,7 +13,7 @@ export CHECKOV="$CHECKOV_VENV/bin/checkov"
 if [ ! -x "$CHECKOV" ] || [ requirements/checkov.txt -nt "$CHECKOV_VENV/.installed" ]; then
   log "installing checkov into $CHECKOV_VENV (requirements/checkov.txt)"
   python -m venv "$CHECKOV_VENV"
-  "$CHECKOV_VENV/bin/python" -m pip install --quiet --require-hashes -r requirements/checkov.txt
+  python ci/lock.py --install requirements/checkov.txt --python "$CHECKOV_VENV/bin/python"
   touch "$CHECKOV_VENV/.installed"
 fi
 

@@ -17,6 +17,11 @@ names an index, and when a lock pins a package at another version than a lock it
     python ci/lock.py            # regenerate every lock (uv, the package index)
     python ci/lock.py --upgrade  # the same, moving every package to its newest allowed release
     python ci/lock.py --check    # exit 1, naming each stale lock
+    python ci/lock.py --install requirements/dev.txt [--python PATH]  # install a lock
+
+`--install` installs a lock with uv (bootstrapped from dev.txt's pin with pip), every file
+checked against its hash as pip would: the same files, in about 5 s where pip takes about 65
+(measured creating .venv/ from an empty cache).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +101,27 @@ def _index_options() -> list[str]:
         )
         url = found.stdout.strip() if found.returncode == 0 else ""
     return ["--default-index", url] if url else []
+
+
+def install(lock: Path, python: str) -> None:
+    """Install `lock` into the environment of `python`, every file checked against its hash, with
+    the uv of this interpreter's environment (bootstrapped from the development lock's own pin,
+    with pip, when missing)."""
+    uv = Path(sys.executable).parent / "uv"
+    if not uv.exists():
+        lines = (REQUIREMENTS / "dev.txt").read_text().splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("uv=="))
+        end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" "))
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as pin:
+            pin.write("\n".join(lines[start:end]) + "\n")
+            pin.flush()
+            pip = [sys.executable, "-m", "pip", "install", "--quiet", "--require-hashes"]
+            subprocess.run([*pip, "--no-deps", "-r", pin.name], check=True)
+    command = [
+        str(uv), "pip", "install", "--quiet", "--python", python,
+        "--require-hashes", "-r", str(lock), *_index_options(),
+    ]  # fmt: skip
+    subprocess.run(command, check=True)
 
 
 def compile_lock(in_file: Path, *, upgrade: bool = False) -> None:
@@ -188,7 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make lock", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="only check; needs no network")
     parser.add_argument("--upgrade", action="store_true", help="move to the newest releases")
+    parser.add_argument("--install", type=Path, metavar="LOCK", help="install LOCK, then stop")
+    parser.add_argument("--python", default=sys.executable, help="where --install installs")
     args = parser.parse_args(argv)
+    if args.install:
+        install(args.install.resolve(), args.python)
+        return 0
     if not args.check:
         lock_all(upgrade=args.upgrade)
     found = problems()
