@@ -23,6 +23,7 @@ from benchmarks.ablation.variants import FULL, VARIANTS
 if TYPE_CHECKING:
     from recommendations.catalog import Catalog
     from recommendations.settings import Settings
+    from recommendations.telemetry import Tracing
 
     from benchmarks.ablation.check import Check
 
@@ -44,8 +45,10 @@ def check_in_use(stack: ExitStack, check: Check) -> None:
     raising SystemExit if the check fails."""
     start = server.start
 
-    def checked_start(settings: Settings, catalog: Catalog) -> server.RunningServer:
-        running = start(settings, catalog)
+    def checked_start(
+        settings: Settings, catalog: Catalog, tracing: Tracing | None = None
+    ) -> server.RunningServer:
+        running = start(settings, catalog, tracing)
         try:
             check(running)
         except NotInUseError as error:

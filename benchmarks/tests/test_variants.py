@@ -211,5 +211,5 @@ def test_the_launcher_stops_a_server_whose_variant_is_not_in_use(catalog: InMemo
     ):
         check_in_use(stack, never)
         with pytest.raises(SystemExit, match="the variant is not in use: not this one"):
-            server.start(SETTINGS, catalog)
+            server.start(SETTINGS, catalog, None)  # as server.serve calls it
         spy.assert_called_once()
