@@ -160,6 +160,21 @@ def _contenders(tmp: Path, catalog: Path, otlp_endpoint: str) -> list[Contender]
             env={"RECOMMENDATIONS_CATALOG": str(catalog), "RECOMMENDATIONS_BIND": "127.0.0.1"},
             metrics=True,
         ),
+        Contender(
+            SERVICE_TRACED,
+            f"this service, tracing on ({TRACED_RATIO:.0%} ratio, OTLP/gRPC to a local receiver)",
+            [str(server)],
+            SERVICE_PATH,
+            SERVICE_REQUEST,
+            env={
+                "RECOMMENDATIONS_CATALOG": str(catalog),
+                "RECOMMENDATIONS_BIND": "127.0.0.1",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                "OTEL_TRACES_SAMPLER_ARG": str(TRACED_RATIO),
+            },
+            metrics=True,
+        ),
     ]
 
 
