@@ -25,16 +25,14 @@ SPARE_IDLE_SECONDS = 5.0
 class WorkerPool(Executor):
     """An `Executor` with `workers` threads started up front, sharing one `SimpleQueue`.
 
-    grpcio's sync server hands every call to its executor. `ThreadPoolExecutor` pays for
-    features a server does not use (lazy thread start, idle tracking, shutdown checks on every
-    submit, a work-item object): measured on this service, this pool saves about 10% of the
-    server's CPU per call (see benchmarks/README.md). Futures are real `concurrent.futures.Future`
-    objects, so cancellation, results and callbacks behave as usual.
-
-    Calls are CPU-bound, so `workers` threads (a few) serve them best. A call whose client is
-    slow to send its request holds its thread without using the CPU; `spare` starts extra
-    threads, up to `max_workers` in all, so that such calls never take the workers' places. A
-    spare thread ends after `SPARE_IDLE_SECONDS` without work.
+    grpcio's sync server hands every call to its executor. Calls are CPU-bound, so `workers`
+    threads (a few) serve them best. A call whose client is slow to send its request holds its
+    thread without using the CPU; `spare` starts extra threads, up to `max_workers` in all, so
+    that such calls never take the workers' places. A spare thread ends after
+    `SPARE_IDLE_SECONDS` without work. `ThreadPoolExecutor` has no such distinction (it starts a
+    thread whenever none is idle, busy calls or held ones alike), which is why this pool exists;
+    benchmarks/README.md has what it costs against one. Futures are real
+    `concurrent.futures.Future` objects, so cancellation, results and callbacks behave as usual.
     """
 
     def __init__(

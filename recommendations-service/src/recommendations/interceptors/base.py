@@ -34,10 +34,8 @@ def apply_interceptors(
 
     This is how the server composes its interceptors: once, when it registers a method. Passed
     to `grpc.server(interceptors=...)` instead, each interceptor adds a continuation step that
-    grpcio runs on every call; measured on this service (h2load, 4 alternating rounds, pinned),
-    the three interceptors that way cost about 21 us more server CPU per call than none, and
-    composed at registration 6 us, against a budget of about 13 us (10% of a bare sync server's
-    130 us here). See benchmarks/README.md.
+    grpcio runs on every call, several times what composing them here costs (benchmarks/README.md
+    has the figures).
     """
     behavior = handler.unary_unary
     if behavior is None:

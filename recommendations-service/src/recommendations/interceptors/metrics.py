@@ -56,10 +56,9 @@ class ServerMetrics(Collector):
     """The server's gRPC metrics, as a prometheus-client collector registered in `registry`.
 
     prometheus-client's Counter, Gauge and Histogram each take a lock and run a few checks per
-    update: six updates per call cost 2.5 us in-process and about 12% of the server's CPU per
-    call under load. This collector keeps plain numbers per method and takes one lock when a call
-    starts and one when it ends (0.8 us); prometheus-client still does the exposition, from
-    `collect`. See benchmarks/README.md.
+    update, six updates a call. This collector keeps plain numbers per method and takes one lock
+    when a call starts and one when it ends; prometheus-client still does the exposition, from
+    `collect`. What the difference is worth is in benchmarks/README.md.
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:

@@ -1,7 +1,7 @@
 """OpenTelemetry server spans: one SERVER span per sampled call, a child of the caller's span.
 
 Written here rather than taken from opentelemetry-instrumentation-grpc, for speed; see
-`TracingInterceptor` for what was measured.
+`TracingInterceptor` for why.
 """
 
 from __future__ import annotations
@@ -69,24 +69,18 @@ class TracingInterceptor(UnaryInterceptor):
     the sampler drops runs with no span and no tracing work beyond the decision; its log lines
     carry no ids (there is no trace for them to lead to).
 
-    Why by hand. Measured on this service (h2load 4 x 16, server pinned, a 10% ratio sampler
-    exporting over OTLP/gRPC to a local receiver; server CPU per call against tracing off, on a
-    shared, busy machine): opentelemetry-instrumentation-grpc's server interceptor, in grpcio's
-    interceptor pipeline, 1.28 x (4 rounds); a span for every call from the SDK's `Tracer`,
-    composed here once per method, 1.16-1.18 x (8 and 5 rounds), of which about half was
-    deciding (the SDK's sampler, asked on a new trace id, takes about 2 us) and the rest making
-    sampled spans (the `Tracer` takes about 30 us per span) and exporting them. Every
-    microsecond of Python per call costs this server several times as much under load
-    (benchmarks/README.md). So the decision is taken here, from the variables the SDK's samplers
-    read (`telemetry.Sampling`, tested equal to them), in about 0.4 us, and a sampled call's span
-    is assembled as the `ReadableSpan` that the SDK's span processors and exporters take (about
-    5 us) and handed to the SDK's batch processor, which exports it as it does any span: 1.05 x
-    (16 alternating rounds; 1.01 x with every call dropped, 1.36 x with every call sampled).
-    Calls from the traced website all carry a `traceparent`, nine in ten of them unsampled:
-    read by the SDK's propagator (a regular expression, the trace state, the baggage, a new
-    context) such calls cost 1.20 x, read here for the decision alone 1.04 x (14 rounds); the
-    propagator still reads any header that is not a plain version-00 one, the parent of every
-    sampled call, and everything when OTEL_PROPAGATORS names other propagators.
+    Why by hand: the instrumentation package's interceptor, and a span from the SDK's `Tracer`
+    for every call, each cost this server several times more CPU per call than tracing is worth
+    (benchmarks/README.md, "Server spans for tracing"), about half of it in deciding. So the
+    decision is taken here, from the variables the SDK's samplers read (`telemetry.Sampling`,
+    tested equal to them), and a sampled call's span is assembled as the `ReadableSpan` that the
+    SDK's span processors and exporters take and handed to the SDK's batch processor, which
+    exports it as it does any span.
+    Calls from the traced website all carry a `traceparent`, nine in ten of them unsampled: a
+    plain version-00 header is read here for the decision alone, cheaper than the SDK's
+    propagator (a regular expression, the trace state, the baggage, a new context); the
+    propagator still reads any other header, the parent of every sampled call, and everything
+    when OTEL_PROPAGATORS names other propagators.
     """
 
     def __init__(self, tracing: Tracing) -> None:
