@@ -6,10 +6,7 @@
 # missed or a contender answers anything but OK.
 # Usage: ci/bench.sh [benchmarks.run options, e.g. --rounds 5 --calls 30000]
 source "$(dirname "$0")/lib.sh"
-need_apt h2load nghttp2-client
-need_apt taskset util-linux
-[ "$(nproc)" -ge 2 ] || die "the benchmark pins the servers and h2load to different CPUs: it needs 2"
-
+need_bench_tools
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 recommendations-server build-catalog --output "$tmp/catalog.sqlite3" >/dev/null

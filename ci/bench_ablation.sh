@@ -4,10 +4,7 @@
 # writes docs/benchmarks-ablation.md (benchmarks/README.md says how to read it).
 # Usage: ci/bench_ablation.sh [benchmarks.ablation options, e.g. --rounds 21 --calls 20000]
 source "$(dirname "$0")/lib.sh"
-need_apt h2load nghttp2-client
-need_apt taskset util-linux
-[ "$(nproc)" -ge 2 ] || die "the benchmark pins the servers and h2load to different CPUs: it needs 2"
-
+need_bench_tools
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 recommendations-server build-catalog --output "$tmp/catalog.sqlite3" >/dev/null

@@ -79,3 +79,10 @@ npm_tools() {
   log "installing $1's npm dependencies (npm ci)"
   npm ci --prefix "$1" --no-audit --no-fund --loglevel=error >/dev/null
 }
+
+# need_bench_tools: h2load and taskset, and the two CPUs the service benchmarks pin apart.
+need_bench_tools() {
+  need_apt h2load nghttp2-client
+  need_apt taskset util-linux
+  [ "$(nproc)" -ge 2 ] || die "the benchmark pins the servers and h2load to different CPUs: it needs 2"
+}
