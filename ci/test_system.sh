@@ -16,7 +16,8 @@ ci/e2e.sh
 
 log "hostile input: slow clients against the website's server, signals against make run"
 # Across two workers: the make run rounds each take fresh ports, and the slow clients' 30 s are
-# mostly waiting (their pages still loaded 12 of 12 within 1 s beside the rounds): about 95 s -> 70 s.
+# mostly waiting (their pages still loaded 12 of 12 within 1 s beside the rounds): about 95 s ->
+# 70 s.
 pytest -q -n 2 tests/hostile
 
 log "observability: one trace across both services, received over OTLP (gRPC and HTTP)"
