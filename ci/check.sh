@@ -3,8 +3,8 @@
 # rules first (a second), then side by side: ruff and mypy --strict (ci/lint.sh), the registry
 # tests, the wheel's tests, the service's and the website's unit and integration tests, the
 # benchmark code's tests and the test harness's own. The suites spend most of their time waiting
-# on servers and subprocesses, so together they take little longer than the slowest one. Each job's output is printed as it
-# ends; the check fails when any job fails.
+# on servers and subprocesses, so together they take little longer than the slowest one. Each
+# job's output is printed as it ends; the check fails when any job fails.
 source "$(dirname "$0")/lib.sh"
 
 log "proto registry: format, lint, breaking"
