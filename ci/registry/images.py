@@ -50,15 +50,6 @@ def load(path: Path) -> descriptor_pb2.FileDescriptorSet:
     )
 
 
-def without_source_info(image: descriptor_pb2.FileDescriptorSet) -> bytes:
-    """The image's descriptors alone: equal for two images that differ only in layout/comments."""
-    copy = descriptor_pb2.FileDescriptorSet()
-    copy.CopyFrom(image)
-    for file in copy.file:
-        file.ClearField("source_code_info")
-    return copy.SerializeToString(deterministic=True)
-
-
 def elements(image: descriptor_pb2.FileDescriptorSet) -> dict[str, Element]:
     """Every element of the image by its fully qualified name (files by their path)."""
     found: dict[str, Element] = {}
