@@ -20,7 +20,7 @@ import pytest
 
 from harness.ports import accepts, free_port
 from harness.probes import answers
-from harness.processes import Supervisor
+from harness.processes import Supervisor, clean_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 20
@@ -31,7 +31,6 @@ SIGNAL_ROUNDS = [
     [_PLAN.choice([signal.SIGINT, signal.SIGTERM]) for _ in range(_PLAN.randint(1, 3))]
     for _ in range(ROUNDS)
 ]
-_OWN_PREFIXES = ("RECOMMENDATIONS_", "DJANGO_", "MARKETPLACE_", "PROMETHEUS_", "DATABASE_URL")
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -56,9 +55,8 @@ def environment(tmp_path_factory):
     packaged catalog), with a development database of the test's own, and the supervisor that
     starts `make run` (and stops whatever a failed round left of make)."""
     workdir = tmp_path_factory.mktemp("make-run")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
+    env = clean_environment({"DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}"})
     env.pop("MAKEFLAGS", None)
-    env.update(DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}")
     with Supervisor(workdir / "logs") as supervisor:
         yield env, supervisor
 
