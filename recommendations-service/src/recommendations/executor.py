@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import Executor, Future
 from queue import Empty, SimpleQueue
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -16,23 +15,101 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 _log = logging.getLogger(__name__)
 
-_Task = tuple["Future[Any]", "Callable[..., Any]", tuple[Any, ...], dict[str, Any]]
+_Task = tuple["CallFuture[Any]", "Callable[..., Any]", tuple[Any, ...], dict[str, Any]]
 
 SPARE_IDLE_SECONDS = 5.0
 """How long a spare worker waits for work before it ends."""
 
 
-class WorkerPool(Executor):
-    """An `Executor` with `workers` threads started up front, sharing one `SimpleQueue`.
+class CallFuture(Generic[_T]):
+    """The outcome of a call submitted to a `WorkerPool`.
 
-    grpcio's sync server hands every call to its executor. Calls are CPU-bound, so `workers`
+    It offers what grpcio's server and the pool's other users take from a
+    `concurrent.futures.Future`: done callbacks, and a result or exception to wait for. A `Future`
+    builds a `threading.Condition` (in Python) when it is made and goes through it at every step,
+    which costs the server several microseconds a call; this takes a C lock twice and makes an
+    `Event` only for a caller that waits for an outcome not there yet. benchmarks/README.md has
+    what the difference is worth. A call cannot be cancelled: the server never does.
+    """
+
+    __slots__ = ("_callbacks", "_done", "_error", "_finished", "_lock", "_value")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = False
+        self._value: _T | None = None
+        self._error: BaseException | None = None
+        self._callbacks: list[Callable[[CallFuture[_T]], object]] = []
+        self._finished: threading.Event | None = None
+
+    def done(self) -> bool:
+        """Whether the call has finished."""
+        return self._done
+
+    def add_done_callback(self, fn: Callable[[CallFuture[_T]], object]) -> None:
+        """Call `fn(future)` once the call has finished (at once if it has)."""
+        with self._lock:
+            if not self._done:
+                self._callbacks.append(fn)
+                return
+        self._call_back(fn)
+
+    def result(self, timeout: float | None = None) -> _T:
+        """The call's return value; raises what the call raised, or `TimeoutError` if it has not
+        finished within `timeout` seconds."""
+        error = self.exception(timeout)
+        if error is not None:
+            raise error
+        return cast("_T", self._value)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """What the call raised, None if it returned; `TimeoutError` as for `result`."""
+        with self._lock:
+            if not self._done and self._finished is None:
+                self._finished = threading.Event()
+            finished = self._finished
+        if finished is not None and not finished.wait(timeout):
+            raise TimeoutError
+        return self._error
+
+    def set_result(self, value: _T) -> None:
+        """Finish with `value` (the pool's workers call this, once)."""
+        self._value = value
+        self._settle()
+
+    def set_exception(self, error: BaseException) -> None:
+        """Finish with `error` raised (the pool's workers call this, once)."""
+        self._error = error
+        self._settle()
+
+    def _settle(self) -> None:
+        # Once done, `add_done_callback` calls instead of adding: the list is complete.
+        with self._lock:
+            self._done = True
+            finished = self._finished
+        if finished is not None:
+            finished.set()
+        for fn in self._callbacks:
+            self._call_back(fn)
+
+    def _call_back(self, fn: Callable[[CallFuture[_T]], object]) -> None:
+        try:
+            fn(self)
+        except Exception:  # one failing callback must not stop the others, nor the worker
+            _log.exception("a done callback of a pool's call failed")
+
+
+class WorkerPool:
+    """An executor with `workers` threads started up front, sharing one `SimpleQueue`.
+
+    grpcio's sync server hands every call to its executor (it calls `submit`, then
+    `add_done_callback` on what that returns). Calls are CPU-bound, so `workers`
     threads (a few) serve them best. A call whose client is slow to send its request holds its
     thread without using the CPU; `spare` starts extra threads, up to `max_workers` in all, so
     that such calls never take the workers' places. A spare thread ends after
     `SPARE_IDLE_SECONDS` without work. `ThreadPoolExecutor` has no such distinction (it starts a
     thread whenever none is idle, busy calls or held ones alike), which is why this pool exists;
-    benchmarks/README.md has what it costs against one. Futures are real
-    `concurrent.futures.Future` objects, so cancellation, results and callbacks behave as usual.
+    benchmarks/README.md has what it costs against one. `submit` returns a `CallFuture`.
     """
 
     def __init__(
@@ -51,9 +128,11 @@ class WorkerPool(Executor):
             for _ in range(workers):
                 self._start(spare=False)
 
-    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+    def submit(
+        self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> CallFuture[_T]:
         """Queue `fn(*args, **kwargs)` and return its future."""
-        future: Future[_T] = Future()
+        future: CallFuture[_T] = CallFuture()
         # Under the lock, so that no call is queued behind the stop markers of `shutdown`, where
         # no thread would ever run it.
         with self._lock:
@@ -87,18 +166,13 @@ class WorkerPool(Executor):
         """How many threads the pool has right now."""
         return len(self._threads)
 
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Stop the threads once the queued calls have run (`cancel_futures` drops them)."""
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the threads once the queued calls have run (`wait`: return only then)."""
         with self._lock:
             if self._shutdown:
                 return
             self._shutdown = True
             threads = list(self._threads)
-        if cancel_futures:
-            while not self._queue.empty():
-                task = self._queue.get_nowait()
-                if task is not None:
-                    task[0].cancel()
         for _ in threads:
             self._queue.put(None)
         if wait:
@@ -129,8 +203,6 @@ class WorkerPool(Executor):
                 if task is None:
                     return
                 future, fn, args, kwargs = task
-                if not future.set_running_or_notify_cancel():
-                    continue
                 try:
                     result = fn(*args, **kwargs)
                 except BaseException as error:  # handed to the future, as Executor does

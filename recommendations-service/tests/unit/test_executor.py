@@ -42,21 +42,6 @@ def test_done_callbacks_run() -> None:
         pool.shutdown()
 
 
-def test_a_cancelled_call_never_runs() -> None:
-    pool = WorkerPool(1, max_workers=1)
-    release = threading.Event()
-    ran: list[str] = []
-    try:
-        pool.submit(release.wait, 5)
-        queued = pool.submit(ran.append, "queued")
-        assert queued.cancel()
-        release.set()
-        pool.submit(ran.append, "after").result(timeout=5)
-    finally:
-        pool.shutdown()
-    assert ran == ["after"]
-
-
 def test_shutdown_waits_for_queued_calls_then_refuses_new_ones() -> None:
     pool = WorkerPool(2, max_workers=2)
     ran: list[int] = []
@@ -103,3 +88,49 @@ def test_spare_threads_never_exceed_the_maximum_nor_start_after_shutdown() -> No
         pool.shutdown()
     pool.spare(10)
     assert pool.threads == 0
+
+
+def test_a_callback_added_after_the_call_is_done_runs_at_once() -> None:
+    pool = WorkerPool(1, max_workers=1)
+    try:
+        future = pool.submit(lambda: 42)
+        assert future.result(timeout=5) == 42
+        seen: list[object] = []
+        future.add_done_callback(seen.append)
+    finally:
+        pool.shutdown()
+    assert seen == [future]
+    assert future.done()
+
+
+def test_a_failing_callback_is_logged_and_the_others_still_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pool = WorkerPool(1, max_workers=1)
+    release = threading.Event()
+    ran: list[str] = []
+    try:
+        future = pool.submit(release.wait, 5)
+        future.add_done_callback(lambda _future: 1 // 0)
+        future.add_done_callback(lambda _future: ran.append("second"))
+        release.set()
+        future.result(timeout=5)
+        assert pool.submit(lambda: "worker alive").result(timeout=5) == "worker alive"
+    finally:
+        pool.shutdown()
+    assert ran == ["second"]
+    assert "done callback" in caplog.text
+
+
+def test_a_waiter_wakes_when_the_call_finishes() -> None:
+    pool = WorkerPool(1, max_workers=1)
+    release = threading.Event()
+    try:
+        future = pool.submit(lambda: release.wait(5) and "finished")
+        threading.Timer(0.1, release.set).start()
+        assert not future.done()
+        assert future.result(timeout=5) == "finished"
+        assert future.exception() is None
+    finally:
+        release.set()
+        pool.shutdown()
