@@ -66,15 +66,15 @@ def _v2_recommend(recommender: Recommender, refuse: Behavior) -> Behavior:
         if isinstance(request, v2.RecommendRequest):
             category = categories.get(request.category)
             try:
-                page = recommender.page(
+                books, token = recommender.page(
                     request.reader_id, category, request.page_size, request.page_token
                 )
             except InvalidRequestError:
                 pass
             else:
                 return v2.RecommendResponse(
-                    books=[v2.Book(id=b.id, title=b.title, author=b.author) for b in page.books],
-                    next_page_token=page.next_page_token,
+                    books=[v2.Book(id=b.id, title=b.title, author=b.author) for b in books],
+                    next_page_token=token,
                 )
         return refuse(request, context)
 

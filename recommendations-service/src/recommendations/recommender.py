@@ -10,7 +10,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from hashlib import blake2b
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, TypeAlias
 
 from recommendations import paging
 from recommendations.domain import Category, InvalidRequestError, Violation
@@ -47,11 +47,11 @@ _UINT64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / golden ratio: Fibonacci hashing spreads nearby ids apart
 
 
-class Page(NamedTuple):
-    """One page of a reader's order; `next_page_token` is "" on the last page."""
+Page: TypeAlias = "tuple[Sequence[Book], str]"
+"""One page of a reader's order: its books, and the token of the next page ("" on the last).
 
-    books: Sequence[Book]
-    next_page_token: str
+A plain tuple: a `NamedTuple` is built by a Python function, which cost each call about 1.7 us
+more with cold caches, as a loaded server has them (benchmarks/README.md)."""
 
 
 class Recommender:
@@ -144,8 +144,8 @@ class Recommender:
         order = self._order(key, category, day, today)
         end = offset + min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         if end >= len(order):
-            return Page(order[offset:], "")
-        return Page(order[offset:end], paging.encode(day, end, paging.fingerprint(key, category)))
+            return order[offset:], ""
+        return order[offset:end], paging.encode(day, end, key, category)
 
     def _current_day(self) -> int:
         return int(self._clock() // _SECONDS_PER_DAY)
