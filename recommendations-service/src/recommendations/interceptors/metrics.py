@@ -41,12 +41,11 @@ _UNARY = "unary"
 class _MethodStats:
     """The counts of one method, changed and read only under `lock`."""
 
-    __slots__ = ("buckets", "handled", "in_flight", "lock", "started", "sum")
+    __slots__ = ("buckets", "handled", "lock", "started", "sum")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.started = 0
-        self.in_flight = 0
         self.handled: dict[str, int] = {}
         self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
         self.sum = 0.0
@@ -93,15 +92,16 @@ class ServerMetrics(Collector):
             methods = list(self._methods.items())
         for (service, name), stats in methods:
             with stats.lock:
-                counts = (stats.started, stats.in_flight, dict(stats.handled), list(stats.buckets))
+                counts = (stats.started, dict(stats.handled), list(stats.buckets))
                 total = stats.sum
             labels = [service, name, _UNARY]
             started.add_metric(labels, counts[0])
-            in_flight.add_metric(labels, counts[1])
-            for code, count in sorted(counts[2].items()):
+            # Every call started is handled or in flight: the one count no call has to keep.
+            in_flight.add_metric(labels, counts[0] - sum(counts[1].values()))
+            for code, count in sorted(counts[1].items()):
                 handled.add_metric([*labels, code], count)
             cumulative, buckets = 0, []
-            for bound, count in zip((*LATENCY_BUCKETS, float("inf")), counts[3], strict=True):
+            for bound, count in zip((*LATENCY_BUCKETS, float("inf")), counts[2], strict=True):
                 cumulative += count
                 buckets.append((_bound_text(bound), cumulative))
             seconds.add_metric(labels, buckets, total)
@@ -122,7 +122,6 @@ class MetricsInterceptor(UnaryInterceptor):
         def finish(code: grpc.StatusCode | None, elapsed: float) -> None:
             code_name = "OK" if code is None else code.name
             with lock:
-                stats.in_flight -= 1
                 handled[code_name] = handled.get(code_name, 0) + 1
                 buckets[bisect_left(LATENCY_BUCKETS, elapsed)] += 1
                 stats.sum += elapsed
@@ -130,7 +129,6 @@ class MetricsInterceptor(UnaryInterceptor):
         def instrumented(request: object, context: grpc.ServicerContext) -> object:
             with lock:
                 stats.started += 1
-                stats.in_flight += 1
             start = perf_counter()
             try:
                 response = behavior(request, context)
