@@ -50,7 +50,7 @@ _GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / golden ratio: Fibonacci hashing spreads 
 Page: TypeAlias = "tuple[Sequence[Book], str]"
 """One page of a reader's order: its books, and the token of the next page ("" on the last).
 
-A plain tuple: a `NamedTuple` is built by a Python function, which cost each call about 1.7 us
+A plain tuple: a `NamedTuple` is built by a Python function, which cost each call about 1.2 us
 more with cold caches, as a loaded server has them (benchmarks/README.md)."""
 
 
