@@ -199,6 +199,7 @@ def serve(settings: Settings, catalog: Catalog, tracing: Tracing | None = None) 
             "fields": {
                 "port": running.port,
                 "health_port": running.health_port,
+                "workers": settings.workers,
                 "metrics_port": running.metrics_port,
                 "tls": settings.tls is not None,
                 "mutual_tls": settings.tls is not None and settings.tls.client_ca is not None,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -69,9 +70,9 @@ VARIABLES = (
     ),
     Variable(
         "RECOMMENDATIONS_WORKERS",
-        "8",
-        "an integer 1-256",
-        "threads handling calls (8 measured cheapest per call: calls are short and CPU-bound)",
+        "auto",
+        "an integer 1-256, or auto",
+        "threads handling calls; auto: 8 if the process may run on one CPU only, else 4",
     ),
     Variable(
         "RECOMMENDATIONS_MAX_CONCURRENT_CALLS",
@@ -142,7 +143,7 @@ class Settings:
     grace_seconds: float = 10.0
     tls: TlsFiles | None = None
     health_port: int = 50052
-    workers: int = 8
+    workers: int = field(default_factory=lambda: _workers("auto"))
     max_concurrent_calls: int = 256
     receive_timeout_seconds: float = 2.0
     keepalive_seconds: float = 60.0
@@ -230,10 +231,30 @@ def _port(raw: str) -> int:
 
 
 def _workers(raw: str) -> int:
+    if raw == "auto":
+        return _AUTO_WORKERS[_usable_cpus() == 1]
     workers = int(raw)
     if not 1 <= workers <= 256:
         raise ValueError(raw)
     return workers
+
+
+_AUTO_WORKERS = (4, 8)
+"""The workers "auto" means: on several CPUs, and on one (index: whether the process has one).
+
+Calls are short and CPU-bound, and what their threads cost is the GIL's hand-offs between
+grpcio's poller and the workers. On one CPU more workers let the poller hand each wake-up several
+calls' messages: 8 cost the least per call (4 cost 9% more). Where the threads may run on several
+CPUs, each extra thread adds hand-offs from one CPU to another: 4 cost the least (8 cost 6% more
+per page behind the website). benchmarks/README.md has the figures."""
+
+
+def _usable_cpus() -> int:
+    # The CPUs this process may run on (taskset, cpusets); the machine's count where the system
+    # cannot tell.
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _concurrent_calls(raw: str) -> int:

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,21 @@ def test_defaults_match_the_documented_variables() -> None:
     assert settings.tls is None
     assert settings.catalog is None
     assert settings.log_level == logging.INFO
+
+
+def test_auto_workers_are_8_on_one_cpu_and_4_on_several(monkeypatch: pytest.MonkeyPatch) -> None:
+    code = "from recommendations.settings import Settings; print(Settings.from_env({}).workers)"
+    pinned = subprocess.run(
+        ["taskset", "-c", "0", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert pinned.stdout.strip() == "8"
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
+    assert Settings.from_env({}).workers == 4
+    assert Settings.from_env({"RECOMMENDATIONS_WORKERS": "auto"}).workers == 4
+    assert Settings.from_env({"RECOMMENDATIONS_WORKERS": "6"}).workers == 6
 
 
 def test_every_variable_is_read() -> None:
@@ -77,7 +95,8 @@ def test_every_variable_is_read() -> None:
         ("RECOMMENDATIONS_GRACE_SECONDS", "soon", "a number >= 0"),
         ("RECOMMENDATIONS_GRACE_SECONDS", "inf", "a number >= 0"),
         ("RECOMMENDATIONS_KEEPALIVE_SECONDS", "0", "a number > 0"),
-        ("RECOMMENDATIONS_WORKERS", "0", "an integer 1-256"),
+        ("RECOMMENDATIONS_WORKERS", "0", "an integer 1-256, or auto"),
+        ("RECOMMENDATIONS_WORKERS", "all", "an integer 1-256, or auto"),
         ("RECOMMENDATIONS_MAX_CONCURRENT_CALLS", "0", "an integer 1-10000"),
         ("RECOMMENDATIONS_RECEIVE_TIMEOUT_SECONDS", "0", "a number > 0"),
         ("RECOMMENDATIONS_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING or ERROR"),
