@@ -28,6 +28,20 @@ class Variable:
     help: str
 
 
+AUTO_WORKERS = 4
+"""The workers "auto" means where the process may run on several CPUs.
+
+Calls are short and CPU-bound, and what their threads cost is the GIL's hand-offs between
+grpcio's poller and the workers. Where the threads may run on several CPUs, each extra thread adds
+hand-offs from one CPU to another: 4 cost the least (with 8, the website served 6% fewer pages).
+benchmarks/README.md has the figures."""
+
+AUTO_WORKERS_ON_ONE_CPU = 8
+"""The workers "auto" means where the process may run on one CPU only (taskset, a cpuset).
+
+There the hand-offs stay on one CPU, and more workers let the poller hand each wake-up several
+calls' messages: 8 cost the least per call (4 cost 9% more)."""
+
 VARIABLES = (
     Variable("RECOMMENDATIONS_PORT", "50051", "a port 0-65535", "gRPC port (0 picks a free one)"),
     Variable("RECOMMENDATIONS_BIND", "[::]", "a host or address", "address the ports listen on"),
@@ -72,7 +86,8 @@ VARIABLES = (
         "RECOMMENDATIONS_WORKERS",
         "auto",
         "an integer 1-256, or auto",
-        "threads handling calls; auto: 8 if the process may run on one CPU only, else 4",
+        f"threads handling calls; auto: {AUTO_WORKERS_ON_ONE_CPU} if the process may run on one"
+        f" CPU only, else {AUTO_WORKERS}",
     ),
     Variable(
         "RECOMMENDATIONS_MAX_CONCURRENT_CALLS",
@@ -232,21 +247,11 @@ def _port(raw: str) -> int:
 
 def _workers(raw: str) -> int:
     if raw == "auto":
-        return _AUTO_WORKERS[_usable_cpus() == 1]
+        return AUTO_WORKERS_ON_ONE_CPU if _usable_cpus() == 1 else AUTO_WORKERS
     workers = int(raw)
     if not 1 <= workers <= 256:
         raise ValueError(raw)
     return workers
-
-
-_AUTO_WORKERS = (4, 8)
-"""The workers "auto" means: on several CPUs, and on one (index: whether the process has one).
-
-Calls are short and CPU-bound, and what their threads cost is the GIL's hand-offs between
-grpcio's poller and the workers. On one CPU more workers let the poller hand each wake-up several
-calls' messages: 8 cost the least per call (4 cost 9% more). Where the threads may run on several
-CPUs, each extra thread adds hand-offs from one CPU to another: 4 cost the least (8 cost 6% more
-per page behind the website). benchmarks/README.md has the figures."""
 
 
 def _usable_cpus() -> int:

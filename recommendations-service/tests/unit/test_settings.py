@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from recommendations.settings import VARIABLES, Settings, SettingsError, TlsFiles
+from recommendations.settings import (
+    AUTO_WORKERS,
+    AUTO_WORKERS_ON_ONE_CPU,
+    VARIABLES,
+    Settings,
+    SettingsError,
+    TlsFiles,
+)
 
 
 def test_defaults_match_the_documented_variables() -> None:
@@ -25,7 +32,7 @@ def test_defaults_match_the_documented_variables() -> None:
     assert settings.log_level == logging.INFO
 
 
-def test_auto_workers_are_8_on_one_cpu_and_4_on_several(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_workers_are_more_on_one_cpu_than_on_several(monkeypatch: pytest.MonkeyPatch) -> None:
     code = "from recommendations.settings import Settings; print(Settings.from_env({}).workers)"
     pinned = subprocess.run(
         ["taskset", "-c", "0", sys.executable, "-c", code],
@@ -33,10 +40,10 @@ def test_auto_workers_are_8_on_one_cpu_and_4_on_several(monkeypatch: pytest.Monk
         text=True,
         check=True,
     )
-    assert pinned.stdout.strip() == "8"
+    assert pinned.stdout.strip() == str(AUTO_WORKERS_ON_ONE_CPU)
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
-    assert Settings.from_env({}).workers == 4
-    assert Settings.from_env({"RECOMMENDATIONS_WORKERS": "auto"}).workers == 4
+    assert Settings.from_env({}).workers == AUTO_WORKERS
+    assert Settings.from_env({"RECOMMENDATIONS_WORKERS": "auto"}).workers == AUTO_WORKERS
     assert Settings.from_env({"RECOMMENDATIONS_WORKERS": "6"}).workers == 6
 
 
