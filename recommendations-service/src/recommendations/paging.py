@@ -44,7 +44,7 @@ def fingerprint(reader_key: int, category: Category) -> int:
 def encode(day: int, offset: int, reader_key: int, category: Category) -> str:
     """The token of `day`'s order from `offset`, for the reader (by its key) and category, as
     URL-safe base64 (12 bytes make 16 characters, never padded)."""
-    return _text(_LAYOUT.pack(day, offset, reader_key ^ _SALTS[category]))
+    return _text(_LAYOUT.pack(day, offset, fingerprint(reader_key, category)))
 
 
 def decode(text: str) -> PageToken | None:
