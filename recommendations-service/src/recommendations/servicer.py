@@ -78,9 +78,8 @@ def _encoded_books(catalog: Catalog, one_book: Callable[[Book], Message]) -> dic
     appends repeated fields, so joining one-book response encodings gives the encoding of the
     response with all of them, for a fraction of what building and serializing the messages per
     call costs (benchmarks/README.md has the figures). That is why the servicers return bytes,
-    and why they do not
-    subclass the generated servicers (whose methods return messages); `method_handlers`
-    registers them with pass-through response serializers.
+    and why they do not subclass the generated servicers (whose methods return messages);
+    `method_handlers` registers them with pass-through response serializers.
     """
     return {
         book.id: one_book(book).SerializeToString()

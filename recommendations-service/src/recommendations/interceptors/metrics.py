@@ -92,16 +92,16 @@ class ServerMetrics(Collector):
             methods = list(self._methods.items())
         for (service, name), stats in methods:
             with stats.lock:
-                counts = (stats.started, dict(stats.handled), list(stats.buckets))
+                calls, by_code, in_buckets = stats.started, dict(stats.handled), list(stats.buckets)
                 total = stats.sum
             labels = [service, name, _UNARY]
-            started.add_metric(labels, counts[0])
+            started.add_metric(labels, calls)
             # Every call started is handled or in flight: the one count no call has to keep.
-            in_flight.add_metric(labels, counts[0] - sum(counts[1].values()))
-            for code, count in sorted(counts[1].items()):
+            in_flight.add_metric(labels, calls - sum(by_code.values()))
+            for code, count in sorted(by_code.items()):
                 handled.add_metric([*labels, code], count)
             cumulative, buckets = 0, []
-            for bound, count in zip((*LATENCY_BUCKETS, float("inf")), counts[2], strict=True):
+            for bound, count in zip((*LATENCY_BUCKETS, float("inf")), in_buckets, strict=True):
                 cumulative += count
                 buckets.append((_bound_text(bound), cumulative))
             seconds.add_metric(labels, buckets, total)
