@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from benchmarks.ablation import interceptors, metrics, pool, responses, selection
+from benchmarks.ablation import interceptors, metrics, pool, responses
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,12 +49,6 @@ VARIANTS = {
             "hand-written metrics collector (`ServerMetrics`)",
             "prometheus-client `Counter`/`Histogram`/`Gauge`, updated per call",
             metrics.install,
-        ),
-        Variant(
-            "shuffle-per-call",
-            "per-day selection table",
-            "the reader's order shuffled on every call",
-            selection.install,
         ),
         Variant(
             "grpc-interceptors",

@@ -17,7 +17,6 @@ from bookshop.recommendations.v2 import recommendations_pb2 as v2
 from recommendations import server
 from recommendations.catalog import build_catalog, default_csv, load_catalog, read_csv
 from recommendations.interceptors import AccessLogInterceptor, MetricsInterceptor
-from recommendations.recommender import Recommender
 from recommendations.servicer import V1_SERVICE, V2_SERVICE, RecommendationsServicerV2
 from recommendations.settings import Settings
 
@@ -156,18 +155,6 @@ def test_prometheus_metrics_count_the_calls_in_library_metrics(
             has_created = running.registry.get_sample_value("grpc_server_started_created", labels)
             assert (has_created is not None) is created
         assert spy.called is not created
-
-
-@pytest.mark.parametrize(("name", "shuffles"), [(FULL, 1), ("shuffle-per-call", 3)])
-def test_shuffle_per_call_shuffles_on_every_call(
-    name: str, shuffles: int, catalog: InMemoryCatalog
-) -> None:
-    original = Recommender._shuffle
-    with mock.patch.object(Recommender, "_shuffle", autospec=True, side_effect=original) as spy:
-        with serving(name, catalog) as running:
-            for _ in range(3):
-                assert call(running, V2_PATH, FIRST_PAGE, v2.RecommendResponse).books
-        assert spy.call_count == shuffles
 
 
 @pytest.mark.parametrize(("name", "per_call"), [(FULL, False), ("grpc-interceptors", True)])

@@ -16,11 +16,11 @@ from harness.processes import Supervisor
 from harness.service import SERVER, Replica
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
     from recommendations.catalog import Catalog, InMemoryCatalog
-    from recommendations.domain import Category
+    from recommendations.domain import Book, Category
     from recommendations.telemetry import Tracing
 
 # Every test server binds ephemeral ports on loopback.
@@ -72,10 +72,28 @@ class CatalogThatBreaks:
         self._catalog = catalog
         self.broken = False
 
-    def books_in(self, category: Category):
+    def _check(self) -> None:
         if self.broken:
             raise RuntimeError("secret detail: disk on fire")
+
+    def count(self, category: Category) -> int:
+        self._check()
+        return self._catalog.count(category)
+
+    def book_at(self, category: Category, position: int) -> Book:
+        self._check()
+        return self._catalog.book_at(category, position)
+
+    def get(self, book_id: int) -> Book | None:
+        self._check()
+        return self._catalog.get(book_id)
+
+    def books_in(self, category: Category) -> Sequence[Book]:
+        self._check()
         return self._catalog.books_in(category)
+
+    def __len__(self) -> int:
+        return len(self._catalog)
 
 
 @pytest.fixture

@@ -1,10 +1,17 @@
-"""The catalog: books in SQLite under the catalog's rules, loaded into memory once at start-up.
+"""The catalog: books in SQLite under the catalog's rules, held in memory as compact columns.
 
 `load_catalog(None)` serves the catalog packaged with the service (`data/books.csv`): the CSV is
 written into an in-memory SQLite database, exactly as `build_catalog` writes a file, and read back
 from it, so it meets the same rules and needs no file, cache or writable directory.
 `load_catalog(path)` reads a file that `build_catalog` (`recommendations-server build-catalog`)
 wrote. Either way the books end in an `InMemoryCatalog`, so no call ever queries the database.
+
+An `InMemoryCatalog` keeps no object per book: each category is a shelf of three columns (the ids
+in an `array`, the titles and authors in one UTF-8 `bytes` with an `array` of where each starts),
+and `book_at` makes the `Book` a call asks for. A million books take about 60 MB this way, and
+load in one pass over the table; a `Book` object per book took 0.64 KB each and 7 us to load
+(docs/benchmarks-scale.md has the figures). Reading the SQLite file in place on every call would
+load nothing, but cost 5-10 us a book per call, more than the whole catalog in memory.
 """
 
 from __future__ import annotations
@@ -13,9 +20,12 @@ import csv
 import os
 import sqlite3
 import tempfile
-from collections import defaultdict
+from array import array
+from bisect import bisect_left
 from contextlib import closing
+from dataclasses import dataclass, field
 from importlib import resources
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -41,30 +51,109 @@ class CatalogError(Exception):
 
 
 class Catalog(Protocol):
-    """Where the recommender finds books."""
+    """Where the recommender and the servicer find books.
+
+    Each category's books have positions 0 to `count(category) - 1`, in order of id.
+    """
+
+    def count(self, category: Category) -> int:
+        """How many books `category` has."""
+        ...
+
+    def book_at(self, category: Category, position: int) -> Book:
+        """The book at `position` (0 <= position < count) of `category`, in order of id."""
+        ...
+
+    def get(self, book_id: int) -> Book | None:
+        """The book with id `book_id`, or None if the catalog has none."""
+        ...
 
     def books_in(self, category: Category) -> Sequence[Book]:
-        """Return every book of `category`, in a stable order (by id)."""
+        """Every book of `category`, in order of id (a `Book` each: for small catalogs)."""
         ...
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(slots=True)
+class _Shelf:
+    """One category's books by position (id order): ids, and titles and authors in one text.
+
+    Book `p`'s title is `text[starts[2p]:starts[2p + 1]]` and its author runs from there to
+    `starts[2p + 2]`, both UTF-8.
+    """
+
+    ids: array[int] = field(default_factory=lambda: array("q"))
+    text: bytes = b""
+    starts: array[int] = field(default_factory=lambda: array("q", [0]))
 
 
 class InMemoryCatalog:
-    """Books grouped by category in tuples: the lookup on the request path is one dict access."""
+    """The books of each category as a `_Shelf`: a lookup by position costs the same at any size.
+
+    >>> catalog = InMemoryCatalog([Book(7, "Dune", "Frank Herbert", Category.SCIENCE_FICTION)])
+    >>> catalog.book_at(Category.SCIENCE_FICTION, 0) == catalog.get(7)
+    True
+    """
 
     def __init__(self, books: Iterable[Book]) -> None:
-        grouped: dict[Category, list[Book]] = defaultdict(list)
-        for book in books:
-            grouped[book.category].append(book)
-        self._by_category = {
-            category: tuple(sorted(grouped[category], key=lambda b: b.id)) for category in Category
-        }
+        self._shelves = _shelve(
+            (b.id, b.title, b.author, b.category) for b in sorted(books, key=attrgetter("id"))
+        )
+
+    @classmethod
+    def _of_shelves(cls, shelves: dict[Category, _Shelf]) -> InMemoryCatalog:
+        catalog = cls.__new__(cls)
+        catalog._shelves = shelves
+        return catalog
+
+    def count(self, category: Category) -> int:
+        """How many books `category` has."""
+        return len(self._shelves[category].ids)
+
+    def book_at(self, category: Category, position: int) -> Book:
+        """The book at `position` of `category` (by id); IndexError outside 0 to count - 1."""
+        if position < 0:
+            raise IndexError(f"position {position} is negative")
+        shelf = self._shelves[category]
+        starts, text, i = shelf.starts, shelf.text, 2 * position
+        return Book(
+            shelf.ids[position],
+            text[starts[i] : starts[i + 1]].decode(),
+            text[starts[i + 1] : starts[i + 2]].decode(),
+            category,
+        )
+
+    def get(self, book_id: int) -> Book | None:
+        """The book with id `book_id` (a binary search of each category's ids), or None."""
+        for category, shelf in self._shelves.items():
+            position = bisect_left(shelf.ids, book_id)
+            if position < len(shelf.ids) and shelf.ids[position] == book_id:
+                return self.book_at(category, position)
+        return None
 
     def books_in(self, category: Category) -> Sequence[Book]:
-        """Return every book of `category`, ordered by id."""
-        return self._by_category[category]
+        """Every book of `category`, ordered by id."""
+        return tuple(self.book_at(category, p) for p in range(self.count(category)))
 
     def __len__(self) -> int:
-        return sum(len(books) for books in self._by_category.values())
+        return sum(len(shelf.ids) for shelf in self._shelves.values())
+
+
+def _shelve(rows: Iterable[tuple[int, str, str, Category]]) -> dict[Category, _Shelf]:
+    """Shelves of the `rows` (id, title, author, category), which come in order of id."""
+    shelves = {category: _Shelf() for category in Category}
+    texts: dict[Category, bytearray] = {category: bytearray() for category in Category}
+    for book_id, title, author, category in rows:
+        shelf, text = shelves[category], texts[category]
+        shelf.ids.append(book_id)
+        text += title.encode()
+        shelf.starts.append(len(text))
+        text += author.encode()
+        shelf.starts.append(len(text))
+    for category, shelf in shelves.items():
+        shelf.text = bytes(texts.pop(category))
+    return shelves
 
 
 def default_csv() -> Path:
@@ -123,21 +212,19 @@ def load_catalog(path: Path | None) -> InMemoryCatalog:
         source = default_csv()
         with closing(sqlite3.connect(":memory:")) as db:
             _write(db, read_csv(source))
-            books = _read(db, source)
-    else:
-        if not path.is_file():
-            raise CatalogError(
-                f"catalog {path} does not exist: build it with "
-                f"'recommendations-server build-catalog --output {path}', "
-                "or unset RECOMMENDATIONS_CATALOG to serve the packaged catalog"
-            )
-        try:
-            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        except sqlite3.Error as error:
-            raise CatalogError(f"catalog {path} cannot be opened: {error}") from None
-        with closing(db):
-            books = _read(db, path)
-    return InMemoryCatalog(books)
+            return _read(db, source)
+    if not path.is_file():
+        raise CatalogError(
+            f"catalog {path} does not exist: build it with "
+            f"'recommendations-server build-catalog --output {path}', "
+            "or unset RECOMMENDATIONS_CATALOG to serve the packaged catalog"
+        )
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise CatalogError(f"catalog {path} cannot be opened: {error}") from None
+    with closing(db):
+        return _read(db, path)
 
 
 def _write(db: sqlite3.Connection, books: Sequence[Book]) -> None:
@@ -153,14 +240,18 @@ def _write(db: sqlite3.Connection, books: Sequence[Book]) -> None:
         raise CatalogError(f"the books break a catalog rule: {error}") from None
 
 
-def _read(db: sqlite3.Connection, source: Path) -> list[Book]:
-    """Every book in `db`; `source` names it in errors."""
+_BY_SLUG = {category.value: category for category in Category}
+
+
+def _read(db: sqlite3.Connection, source: Path) -> InMemoryCatalog:
+    """Every book in `db`, in one pass in order of id; `source` names it in errors."""
     try:
-        rows = db.execute("SELECT id, title, author, category FROM books").fetchall()
-        books = [Book(id=i, title=t, author=a, category=Category(c)) for i, t, a, c in rows]
-    except (sqlite3.Error, ValueError) as error:
+        rows = db.execute("SELECT id, title, author, category FROM books ORDER BY id")
+        shelves = _shelve((i, t, a, _BY_SLUG[c]) for i, t, a, c in rows)
+    except (sqlite3.Error, KeyError) as error:
         problem = f"catalog {source} is not a readable bookshop catalog: {error}"
         raise CatalogError(problem) from None
-    if not books:
+    catalog = InMemoryCatalog._of_shelves(shelves)
+    if not len(catalog):
         raise CatalogError(f"catalog {source} has no books")
-    return books
+    return catalog

@@ -6,9 +6,10 @@ order, v2's `page` pages through all of it.
 
 from __future__ import annotations
 
+import math
+import struct
 import time
 import zlib
-from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -16,7 +17,7 @@ from recommendations import paging
 from recommendations.domain import Category, InvalidRequestError, Violation
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
 
     from recommendations.catalog import Catalog
     from recommendations.domain import Book
@@ -36,15 +37,11 @@ MAX_PAGE_SIZE = 25
 MAX_READER_ID_BYTES = 128
 """The longest v2 reader id, in UTF-8 bytes."""
 
-SLOT_BITS = 12
-"""Each category has 2**SLOT_BITS orders a day; a reader gets one of them (see `Recommender`)."""
-
 _SECONDS_PER_DAY = 86_400
-_DRAW_BYTES = 4
-_DIGEST_BYTES = 64  # BLAKE2b's longest digest: 16 draws
 _KEYS = {category: category.value.encode() for category in Category}
-_UINT64 = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / golden ratio: Fibonacci hashing spreads nearby ids apart
+_ROUND_KEYS = struct.Struct("<8I")  # four pairs of rounds, a 32-bit key each
+_MIX_1, _MIX_2 = 0x7FEB352D, 0x846CA68B  # Wellons' lowbias32 multipliers
+_WORD = (1 << 32) - 1
 
 
 Page: TypeAlias = "tuple[Sequence[Book], str]"
@@ -58,16 +55,12 @@ class Recommender:
     """Orders each category for each reader and day, and hands out the start or a page of it.
 
     An order depends only on the reader, the category, the UTC day and the catalog, so every call,
-    restart and replica agrees on it; different readers get different orders. For each category
-    and day there are 2**SLOT_BITS orders, each a Fisher-Yates shuffle driven by BLAKE2b digests
-    of the category, day and slot (Python's `hash()` of bytes is salted per process, and `random`
-    would need a generator each); a reader's slot is a Fibonacci hash of the reader and the day.
-    Two readers share an order with probability 2**-SLOT_BITS on a given day.
-
-    An order is shuffled on its first request of the day and kept for the rest of it, so a call
-    is a few dictionary lookups (see benchmarks/README.md for what a shuffle per call cost).
-    Concurrent first requests shuffle twice and keep the same order; a day's orders are kept apart
-    from the next day's (see `_Day`).
+    restart and replica agrees on it; different readers get different orders. A reader's order is
+    a pseudo-random permutation of the category's positions (see `_Permutation`): its i-th book
+    is computed from i alone, so a call costs the same for the first page and a deep one, for a
+    new reader and a known one, at 200 books and at a million, and nothing is kept between calls.
+    A shuffle of the category per reader and day, kept for the day, cost memory for every reader
+    and a whole shuffle (2 us a book) on each reader's first call (docs/benchmarks-scale.md).
 
     >>> from recommendations.catalog import InMemoryCatalog
     >>> from recommendations.domain import Book, Category
@@ -79,7 +72,6 @@ class Recommender:
     def __init__(self, catalog: Catalog, *, clock: Callable[[], float] = time.time) -> None:
         self._catalog = catalog
         self._clock = clock
-        self._today = _Day(-1)
 
     def recommend(
         self, user_id: int, category: Category | None, max_results: int
@@ -101,10 +93,9 @@ class Recommender:
             )
         if violations or category is None:
             raise InvalidRequestError(violations)
-        day = self._current_day()
-        return self._order(user_id, category, day, day)[
-            : min(max_results or DEFAULT_RESULTS, MAX_RESULTS)
-        ]
+        count = self._catalog.count(category)
+        end = min(max_results or DEFAULT_RESULTS, MAX_RESULTS, count)
+        return self._books(user_id, category, self._current_day(), count=count, start=0, end=end)
 
     def page(
         self, reader_id: str, category: Category | None, page_size: int, page_token: str
@@ -141,56 +132,76 @@ class Recommender:
                     today=today,
                 )
             )
-        order = self._order(key, category, day, today)
+        count = self._catalog.count(category)
         end = offset + min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        if end >= len(order):
-            return order[offset:], ""
-        return order[offset:end], paging.encode(day, end, key, category)
+        if end >= count:
+            return self._books(key, category, day, count=count, start=offset, end=count), ""
+        books = self._books(key, category, day, count=count, start=offset, end=end)
+        return books, paging.encode(day, end, key, category)
 
     def _current_day(self) -> int:
         return int(self._clock() // _SECONDS_PER_DAY)
 
-    def _order(self, reader: int, category: Category, day: int, today: int) -> tuple[Book, ...]:
-        """The reader's order of `category` on `day`; only today's orders are kept."""
-        slot = ((reader + day) * _GOLDEN & _UINT64) >> (64 - SLOT_BITS)
-        if day != today:
-            return self._shuffle(category, day, slot)
-        kept = self._today
-        if kept.day != day:
-            kept = self._today = _Day(day)
-        orders = kept.orders[category]
-        order = orders.get(slot)
-        if order is None:
-            order = orders[slot] = self._shuffle(category, day, slot)
-        return order
+    def _books(
+        self, reader: int, category: Category, day: int, *, count: int, start: int, end: int
+    ) -> list[Book]:
+        """Books `start` to `end` (exclusive) of the reader's order of `category` on `day`."""
+        if start >= end:
+            return []
+        book_at = self._catalog.book_at
+        positions = _Permutation(count, b"%s/%d/%d" % (_KEYS[category], day, reader))
+        return [book_at(category, positions[i]) for i in range(start, end)]
 
-    def _shuffle(self, category: Category, day: int, slot: int) -> tuple[Book, ...]:
-        """A Fisher-Yates shuffle of the category's books, drawn from (category, day, slot)."""
-        order = list(self._catalog.books_in(category))
-        draws = _draws(b"%s/%d/%d" % (_KEYS[category], day, slot))
-        for i in range(len(order) - 1):
-            j = i + next(draws) % (len(order) - i)
-            order[i], order[j] = order[j], order[i]
-        return tuple(order)
+
+class _Permutation:
+    """A keyed pseudo-random permutation of 0 to `size` - 1: `permutation[i]` in O(1).
+
+    A Feistel network in mixed radix, as format-preserving encryption builds one (FF1 among
+    them): a number below `rows * columns` is a row and a column, and each round adds a keyed
+    hash of one to the other, modulo its range. A round can be undone, so the rounds make a
+    bijection of 0 to `rows * columns` - 1; a result at or above `size` goes through the network
+    again (cycle-walking) until it lands below `size`, which keeps it a bijection of 0 to
+    `size` - 1. With `rows` the ceiling of the square root of `size`, fewer than `rows` numbers
+    are above `size`, so almost no result walks. The round keys are a BLAKE2b digest of `key`,
+    the same in every process (Python's `hash()` of bytes is salted per process); each round
+    hashes the half and its key with a multiply, a xorshift and a multiply whose high word it
+    keeps (integer hashing in the style of Wellons' lowbias32; one multiply alone left orders
+    visibly linear). Categories are small, and so are their halves: four rounds left
+    consecutive positions adjacent half as often again as chance, eight do not
+    (tests/unit/test_order.py). A position costs about 2 us, a `Book` from the catalog 1 us.
+
+    >>> permutation = _Permutation(10, b"mystery/20000/7")
+    >>> sorted(permutation[i] for i in range(10))
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    """
+
+    __slots__ = ("_columns", "_keys", "_rows", "_size")
+
+    def __init__(self, size: int, key: bytes) -> None:
+        self._size = size
+        self._rows = math.isqrt(size - 1) + 1 if size > 1 else 1
+        self._columns = -(-size // self._rows)
+        keys = _ROUND_KEYS.unpack(blake2b(key, digest_size=_ROUND_KEYS.size).digest())
+        self._keys = tuple(zip(keys[::2], keys[1::2], strict=True))
+
+    def __getitem__(self, index: int) -> int:
+        """The position at `index` (0 <= index < size) of the permutation."""
+        size, rows, columns = self._size, self._rows, self._columns
+        value = index
+        while True:
+            row, column = divmod(value, columns)
+            for row_key, column_key in self._keys:
+                mixed = (column ^ row_key) * _MIX_1 & _WORD
+                row = (row + ((mixed ^ mixed >> 15) * _MIX_2 >> 32)) % rows
+                mixed = (row ^ column_key) * _MIX_1 & _WORD
+                column = (column + ((mixed ^ mixed >> 15) * _MIX_2 >> 32)) % columns
+            value = row * columns + column
+            if value < size:
+                return value
 
 
 UNKNOWN_CATEGORY = Violation("category", "is not a known category")
 """The violation for a request naming no category the service knows (the servicer words it)."""
-
-
-@dataclass(slots=True)
-class _Day:
-    """The orders of one UTC day, by category and slot, filled in as they are first asked for.
-
-    A request reads the recommender's current `_Day` once and uses it only if it is for the
-    request's day, so around midnight a thread still on the old day can replace the new `_Day`
-    with an old one (costing reshuffles) but never put one day's orders under another day.
-    """
-
-    day: int
-    orders: dict[Category, dict[int, tuple[Book, ...]]] = field(
-        default_factory=lambda: {category: {} for category in Category}
-    )
 
 
 def _issued(token: paging.PageToken | None, key: int, category: Category, today: int) -> bool:
@@ -234,13 +245,3 @@ def _page_violations(
         elif not today - 1 <= token.day <= today:
             violations.append(Violation("page_token", "has expired: ask for the first page again"))
     return violations
-
-
-def _draws(key: bytes) -> Iterator[int]:
-    """Endless 32-bit draws from BLAKE2b digests of `key` and a block counter."""
-    block = 0
-    while True:
-        digest = blake2b(b"%s/%d" % (key, block), digest_size=_DIGEST_BYTES).digest()
-        for start in range(0, _DIGEST_BYTES, _DRAW_BYTES):
-            yield int.from_bytes(digest[start : start + _DRAW_BYTES])
-        block += 1

@@ -97,3 +97,38 @@ def test_in_memory_catalog_orders_by_id() -> None:
     )
     assert [b.id for b in catalog.books_in(Category.MYSTERY)] == [3, 9]
     assert catalog.books_in(Category.SELF_HELP) == ()
+
+
+def test_books_have_positions_in_order_of_id_and_are_found_by_id() -> None:
+    books = [
+        Book(9, "Été", "Zoë", Category.MYSTERY),
+        Book(3, "A", "B", Category.MYSTERY),
+        Book(5, "C", "D", Category.SELF_HELP),
+    ]
+    catalog = InMemoryCatalog(books)
+    assert len(catalog) == 3
+    assert [catalog.count(c) for c in Category] == [2, 0, 1]
+    assert [catalog.book_at(Category.MYSTERY, p) for p in (0, 1)] == [books[1], books[0]]
+    assert catalog.book_at(Category.SELF_HELP, 0) == books[2]
+    assert [catalog.get(book.id) for book in books] == books
+    assert [catalog.get(i) for i in (0, 1, 4, 6, 10, -3)] == [None] * 6
+
+
+@pytest.mark.parametrize("position", [-1, 2])
+def test_a_position_outside_the_category_is_an_index_error(position: int) -> None:
+    catalog = InMemoryCatalog(
+        [Book(9, "B", "A", Category.MYSTERY), Book(3, "A", "A", Category.MYSTERY)]
+    )
+    with pytest.raises(IndexError):
+        catalog.book_at(Category.MYSTERY, position)
+
+
+def test_a_loaded_catalog_finds_every_book_by_id_and_position(tmp_path: Path) -> None:
+    books = read_csv(default_csv())
+    build_catalog(books, tmp_path / "catalog.sqlite3")
+    catalog = load_catalog(tmp_path / "catalog.sqlite3")
+    assert all(catalog.get(book.id) == book for book in books)
+    for category in Category:
+        mine = sorted((b for b in books if b.category is category), key=lambda b: b.id)
+        assert catalog.count(category) == len(mine)
+        assert [catalog.book_at(category, p) for p in range(len(mine))] == mine

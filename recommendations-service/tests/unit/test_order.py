@@ -1,0 +1,157 @@
+"""The ordering contract, at the packaged catalog's size and at 100,000 books.
+
+Each reader's order of a category is stable for the UTC day, the same in every process,
+different across readers and days, complete and without duplicates; and it looks random: every
+book comes first for about as many readers, and consecutive places are no more often consecutive
+books than chance makes them.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from recommendations.catalog import InMemoryCatalog, default_csv, read_csv
+from recommendations.domain import Book, Category
+from recommendations.recommender import MAX_PAGE_SIZE, Recommender, _Permutation
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+DAY = 86_400.0
+TODAY = 20_000
+LARGE = 100_000
+
+
+def _generated(books: int) -> InMemoryCatalog:
+    categories = list(Category)
+    return InMemoryCatalog(
+        Book(n, f"Book {n}", f"Author {n % 97}", categories[n % 3]) for n in range(1, books + 1)
+    )
+
+
+@pytest.fixture(scope="module", params=["packaged", "100k"])
+def catalog(request: pytest.FixtureRequest) -> InMemoryCatalog:
+    if request.param == "packaged":
+        return InMemoryCatalog(read_csv(default_csv()))
+    return _generated(LARGE)
+
+
+def _recommender(catalog: InMemoryCatalog, day: int = TODAY, second: float = 0) -> Recommender:
+    return Recommender(catalog, clock=lambda: day * DAY + second)
+
+
+def _order(recommender: Recommender, reader: str, category: Category) -> Iterator[int]:
+    """The ids of the reader's whole order, page by page."""
+    books, token = recommender.page(reader, category, MAX_PAGE_SIZE, "")
+    yield from (book.id for book in books)
+    while token:
+        books, token = recommender.page(reader, category, MAX_PAGE_SIZE, token)
+        yield from (book.id for book in books)
+
+
+def _first_page(recommender: Recommender, reader: str) -> tuple[int, ...]:
+    return tuple(book.id for book in recommender.page(reader, Category.MYSTERY, 10, "")[0])
+
+
+@pytest.mark.parametrize("category", list(Category))
+def test_an_order_holds_every_book_of_the_category_once(
+    catalog: InMemoryCatalog, category: Category
+) -> None:
+    order = list(_order(_recommender(catalog), "reader-1", category))
+    ids = [catalog.book_at(category, p).id for p in range(catalog.count(category))]
+    assert len(order) == len(ids)
+    assert sorted(order) == ids
+
+
+def test_an_order_is_stable_for_the_day(catalog: InMemoryCatalog) -> None:
+    morning = _recommender(catalog, second=60)
+    evening = _recommender(catalog, second=DAY - 1)  # a new instance: nothing is shared
+    for reader in ("reader-1", "reader-2", "x" * 128):
+        assert _first_page(morning, reader) == _first_page(evening, reader)
+        assert list(morning.recommend(42, Category.SELF_HELP, 10)) == list(
+            evening.recommend(42, Category.SELF_HELP, 10)
+        )
+
+
+def test_readers_and_days_get_different_orders(catalog: InMemoryCatalog) -> None:
+    recommender = _recommender(catalog)
+    pages = {_first_page(recommender, f"reader-{n}") for n in range(1_000)}
+    assert len(pages) == 1_000
+    starts = {recommender.recommend(n, Category.MYSTERY, 3)[0].id for n in range(1_000)}
+    assert len(starts) >= min(catalog.count(Category.MYSTERY), 1_000) * 0.6
+    days = {_first_page(_recommender(catalog, day), "reader-1") for day in range(TODAY, TODAY + 30)}
+    assert len(days) == 30
+
+
+def test_every_book_comes_first_for_about_as_many_readers() -> None:
+    catalog = InMemoryCatalog(read_csv(default_csv()))
+    recommender = _recommender(catalog)
+    books = catalog.count(Category.MYSTERY)
+    readers = 300 * books
+    firsts = Counter(recommender.recommend(n, Category.MYSTERY, 1)[0].id for n in range(readers))
+    assert len(firsts) == books
+    # 300 expected each, with a standard deviation of about 17.
+    assert 200 <= min(firsts.values()) <= max(firsts.values()) <= 400
+
+
+@pytest.mark.parametrize("size", [67, 200, 1_000])
+def test_consecutive_places_are_consecutive_positions_no_more_often_than_by_chance(
+    size: int,
+) -> None:
+    # Too few Feistel rounds over small halves leave structure that this count shows.
+    readers = 40 * size
+    neighbours = 0
+    for reader in range(readers):
+        permutation = _Permutation(size, b"mystery/%d/%d" % (TODAY, reader))
+        neighbours += (permutation[1] - permutation[0]) % size == 1
+    expected = readers / (size - 1)
+    assert 0.75 * expected <= neighbours <= 1.25 * expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(size=st.integers(min_value=0, max_value=3_000), key=st.binary(max_size=40))
+def test_a_permutation_is_a_bijection_of_its_positions(size: int, key: bytes) -> None:
+    permutation = _Permutation(size, key)
+    assert sorted(permutation[i] for i in range(size)) == list(range(size))
+
+
+_ORDERS_SCRIPT = f"""
+from recommendations.catalog import InMemoryCatalog
+from recommendations.domain import Book, Category
+from recommendations.recommender import Recommender
+categories = list(Category)
+catalog = InMemoryCatalog(
+    Book(n, f"Book {{n}}", f"Author {{n % 97}}", categories[n % 3]) for n in range(1, {LARGE} + 1)
+)
+recommender = Recommender(catalog, clock=lambda: {TODAY} * 86_400.0)
+pages = [recommender.page(f"reader-{{n}}", Category.MYSTERY, 25, "") for n in range(20)]
+print([[book.id for book in books] for books, _ in pages])
+"""
+
+
+def test_every_process_gives_the_same_orders() -> None:
+    # Processes with different hash seeds (what would make hash() or a per-process seed differ).
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", _ORDERS_SCRIPT],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for seed in ("1", "2")
+    ]
+    recommender = _recommender(_generated(LARGE))
+    here = [
+        [b.id for b in recommender.page(f"reader-{n}", Category.MYSTERY, 25, "")[0]]
+        for n in range(20)
+    ]
+    assert [ast.literal_eval(output) for output in outputs] == [here, here]
