@@ -132,3 +132,13 @@ def test_a_loaded_catalog_finds_every_book_by_id_and_position(tmp_path: Path) ->
         mine = sorted((b for b in books if b.category is category), key=lambda b: b.id)
         assert catalog.count(category) == len(mine)
         assert [catalog.book_at(category, p) for p in range(len(mine))] == mine
+
+
+def test_a_book_of_an_unknown_category_is_refused_on_load(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE books (id INTEGER PRIMARY KEY, title, author, category)")
+        db.execute("INSERT INTO books VALUES (1, 'Dune', 'Frank Herbert', 'romance')")
+    db.close()
+    with pytest.raises(CatalogError, match="is not a readable bookshop catalog: 'romance'"):
+        load_catalog(path)
