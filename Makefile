@@ -10,8 +10,8 @@ TOOLS := .venv/.tools
 INSTALLED := .venv/.installed
 
 .PHONY: help venv check-protos release-protos wheel npm-package publish install lint check test \
-        test-system test-images test-registry check-compat run certs bench bench-ablation soak \
-        check-deploy lock clean
+        test-system test-images test-registry check-compat run certs bench bench-ablation bench-scale \
+        soak check-deploy lock clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -85,6 +85,9 @@ bench: $(INSTALLED) ## Benchmarks against the baselines; writes docs/benchmarks.
 
 bench-ablation: $(INSTALLED) ## The service's speed tricks switched off in turn; writes docs/benchmarks-ablation.md.
 	ci/bench_ablation.sh
+
+bench-scale: $(INSTALLED) ## The service at 196 to 1M books; writes docs/benchmarks-scale.md, fails on a missed target.
+	ci/bench_scale.sh
 
 soak: $(INSTALLED) ## Load, restart, outage, bad-input and TLS scenarios; writes docs/reliability.md.
 	ci/soak.sh
