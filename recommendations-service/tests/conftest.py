@@ -16,7 +16,7 @@ from harness.processes import Supervisor
 from harness.service import SERVER, Replica
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from pathlib import Path
 
     from recommendations.catalog import Catalog, InMemoryCatalog
@@ -83,6 +83,10 @@ class CatalogThatBreaks:
     def book_at(self, category: Category, position: int) -> Book:
         self._check()
         return self._catalog.book_at(category, position)
+
+    def books_at(self, category: Category, positions: Iterable[int]) -> list[Book]:
+        self._check()
+        return self._catalog.books_at(category, positions)
 
     def get(self, book_id: int) -> Book | None:
         self._check()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from recommendations.catalog import (
+    _KEPT_BOOKS,
     CatalogError,
     InMemoryCatalog,
     build_catalog,
@@ -112,6 +113,17 @@ def test_books_have_positions_in_order_of_id_and_are_found_by_id() -> None:
     assert catalog.book_at(Category.SELF_HELP, 0) == books[2]
     assert [catalog.get(book.id) for book in books] == books
     assert [catalog.get(i) for i in (0, 1, 4, 6, 10, -3)] == [None] * 6
+    assert catalog.books_at(Category.MYSTERY, [1, 0, 1]) == [books[0], books[1], books[0]]
+
+
+def test_a_shelf_keeps_at_most_so_many_books_it_made() -> None:
+    books = [Book(n, f"T{n}", "A", Category.MYSTERY) for n in range(1, _KEPT_BOOKS + 100)]
+    catalog = InMemoryCatalog(books)
+    assert catalog.books_at(Category.MYSTERY, range(len(books))) == books
+    again = catalog.books_at(Category.MYSTERY, [0, len(books) - 1])
+    assert again[0] is catalog.books_at(Category.MYSTERY, [0])[0]
+    assert again[1] is not catalog.books_at(Category.MYSTERY, [len(books) - 1])[0]
+    assert again[1] == books[-1]
 
 
 @pytest.mark.parametrize("position", [-1, 2])
