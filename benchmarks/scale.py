@@ -253,7 +253,8 @@ def report(sizes: dict[int, Size], processes: str, args: argparse.Namespace) -> 
         f"Written by `make bench-scale` (`python -m benchmarks.scale`) on"
         f" {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {args.rounds} rounds of {args.calls:,} calls"
         f" per kind of call, the server on CPU {SERVER_CPU} and h2load on CPU {LOAD_CPU}; load"
-        f" average {args.load[0]:.2f} before, {args.load[1]:.2f} after.",
+        f" average {args.load[0]:.2f} before, {args.load[1]:.2f} after. How each figure is"
+        " measured: the docstring of `benchmarks/scale.py`.",
         "",
         f"| books | start to SERVING | RSS after start | first call of a new reader"
         f" | CPU per call ({' / '.join(KINDS)}) | RSS after {args.readers:,} readers |",
