@@ -10,7 +10,7 @@ TOOLS := .venv/.tools
 INSTALLED := .venv/.installed
 
 .PHONY: help venv check-protos release-protos wheel npm-package publish install lint check test \
-        test-system test-images test-registry check-compat run certs bench bench-ablation soak \
+        test-system test-images test-registry check-compat run certs bench soak \
         check-deploy lock clean
 
 help: ## List the targets.
@@ -82,9 +82,6 @@ certs: $(TOOLS) ## Make a development CA, server and client certificates in cert
 
 bench: $(INSTALLED) ## Benchmarks against the baselines; writes docs/benchmarks.md, fails on a missed target.
 	ci/bench.sh
-
-bench-ablation: $(INSTALLED) ## The service's speed tricks switched off in turn; writes docs/benchmarks-ablation.md.
-	ci/bench_ablation.sh
 
 soak: $(INSTALLED) ## Load, restart, outage, bad-input and TLS scenarios; writes docs/reliability.md.
 	ci/soak.sh

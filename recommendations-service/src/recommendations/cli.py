@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from opentelemetry import trace
+
 from recommendations.catalog import CatalogError, build_catalog, default_csv, load_catalog, read_csv
 from recommendations.logs import configure_logging
 from recommendations.server import StartupError, serve
@@ -76,7 +78,7 @@ def _build_catalog(csv_path: Path | None, output: Path) -> int:
 def _serve() -> int:
     try:
         settings = Settings.from_env(os.environ)
-        tracing = configure_tracing(os.environ)
+        tracer_provider = configure_tracing(os.environ)
     except (SettingsError, TelemetryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_CONFIG
@@ -87,7 +89,11 @@ def _serve() -> int:
         logging.getLogger(__name__).info(
             "catalog loaded", extra={"fields": {"catalog": source, "books": len(catalog)}}
         )
-        serve(settings, catalog, tracing)
+        if tracer_provider is not None:
+            # Installed for the whole process: spans a handler starts with
+            # trace.get_tracer(__name__) join the server's.
+            trace.set_tracer_provider(tracer_provider)
+        serve(settings, catalog, tracer_provider)
     except (CatalogError, StartupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_STARTUP

@@ -93,13 +93,21 @@ VARIABLES = (
         "RECOMMENDATIONS_MAX_CONCURRENT_CALLS",
         "256",
         "an integer 1-10000",
-        "calls served at once (beyond it, RESOURCE_EXHAUSTED at once); also the most threads",
+        "calls served or waiting for a worker at once (beyond it, RESOURCE_EXHAUSTED at once)",
     ),
     Variable(
-        "RECOMMENDATIONS_RECEIVE_TIMEOUT_SECONDS",
-        "2",
+        "RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION",
+        "4",
+        "an integer 1-1000",
+        "calls one connection may have open at once (HTTP/2 max concurrent streams); keep it"
+        " below RECOMMENDATIONS_WORKERS so no one connection can hold every worker",
+    ),
+    Variable(
+        "RECOMMENDATIONS_HANDSHAKE_TIMEOUT_SECONDS",
+        "5",
         "a number > 0",
-        "cancel a call whose request message has not arrived this long after it started",
+        "close a connection that has not finished its TLS and HTTP/2 handshake this long after"
+        " it opened",
     ),
     Variable(
         "RECOMMENDATIONS_KEEPALIVE_SECONDS",
@@ -160,7 +168,8 @@ class Settings:
     health_port: int = 50052
     workers: int = field(default_factory=lambda: _workers("auto"))
     max_concurrent_calls: int = 256
-    receive_timeout_seconds: float = 2.0
+    max_calls_per_connection: int = 4
+    handshake_timeout_seconds: float = 5.0
     keepalive_seconds: float = 60.0
     keepalive_timeout_seconds: float = 20.0
     max_connection_age_seconds: float = 300.0
@@ -196,7 +205,10 @@ class Settings:
             health_port=get("RECOMMENDATIONS_HEALTH_PORT", _port),
             workers=get("RECOMMENDATIONS_WORKERS", _workers),
             max_concurrent_calls=get("RECOMMENDATIONS_MAX_CONCURRENT_CALLS", _concurrent_calls),
-            receive_timeout_seconds=get("RECOMMENDATIONS_RECEIVE_TIMEOUT_SECONDS", _positive),
+            max_calls_per_connection=get(
+                "RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION", _calls_per_connection
+            ),
+            handshake_timeout_seconds=get("RECOMMENDATIONS_HANDSHAKE_TIMEOUT_SECONDS", _positive),
             keepalive_seconds=get("RECOMMENDATIONS_KEEPALIVE_SECONDS", _positive),
             keepalive_timeout_seconds=get("RECOMMENDATIONS_KEEPALIVE_TIMEOUT_SECONDS", _positive),
             max_connection_age_seconds=get("RECOMMENDATIONS_MAX_CONNECTION_AGE_SECONDS", _positive),
@@ -265,6 +277,13 @@ def _usable_cpus() -> int:
 def _concurrent_calls(raw: str) -> int:
     calls = int(raw)
     if not 1 <= calls <= 10_000:
+        raise ValueError(raw)
+    return calls
+
+
+def _calls_per_connection(raw: str) -> int:
+    calls = int(raw)
+    if not 1 <= calls <= 1000:
         raise ValueError(raw)
     return calls
 
