@@ -76,4 +76,3 @@ def test_targets_are_met_at_their_bounds_and_missed_beyond(
         assert line is not None
         assert line.startswith(missed)
         assert "\n" not in line
-

@@ -39,7 +39,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
-    ParentBased,
+    DEFAULT_OFF,
+    DEFAULT_ON,
+    ParentBasedTraceIdRatio,
     Sampler,
     TraceIdRatioBased,
 )
@@ -107,26 +109,28 @@ def enabled(env: Mapping[str, str]) -> bool:
 def _sampler(env: Mapping[str, str]) -> Sampler:
     """The sampler OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG name, as the SDK builds it."""
     name = _value(env, "OTEL_TRACES_SAMPLER").lower() or SAMPLERS[0]
+    fixed = {
+        "parentbased_always_on": DEFAULT_ON,
+        "parentbased_always_off": DEFAULT_OFF,
+        "always_on": ALWAYS_ON,
+        "always_off": ALWAYS_OFF,
+    }
+    if name in fixed:
+        return fixed[name]
     if name not in SAMPLERS:
         raise TelemetryError(
             f"OTEL_TRACES_SAMPLER must be one of {', '.join(SAMPLERS)}, got {name!r}"
         )
-    root = name.removeprefix("parentbased_")
-    sampler: Sampler
-    if root == "traceidratio":
-        raw = _value(env, "OTEL_TRACES_SAMPLER_ARG")
-        try:
-            ratio = float(raw)
-        except ValueError:
-            ratio = -1.0
-        if not 0.0 <= ratio <= 1.0:
-            raise TelemetryError(
-                f"OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1 for {name}, got {raw!r}"
-            )
-        sampler = TraceIdRatioBased(ratio)
-    else:
-        sampler = ALWAYS_ON if root == "always_on" else ALWAYS_OFF
-    return ParentBased(sampler) if name != root else sampler
+    raw = _value(env, "OTEL_TRACES_SAMPLER_ARG")
+    try:
+        ratio = float(raw)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        raise TelemetryError(
+            f"OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1 for {name}, got {raw!r}"
+        )
+    return TraceIdRatioBased(ratio) if name == "traceidratio" else ParentBasedTraceIdRatio(ratio)
 
 
 def _value(env: Mapping[str, str], name: str) -> str:

@@ -8,7 +8,12 @@ from google.protobuf.message import DecodeError
 
 from recommendations.bad_request import abort_bad_request
 from recommendations.domain import Violation
-from recommendations.interceptors.base import MethodInterceptor, behavior_of, with_behavior
+from recommendations.interceptors.base import (
+    MethodInterceptor,
+    behavior_of,
+    is_non_blocking,
+    with_behavior,
+)
 
 if TYPE_CHECKING:
     import grpc
@@ -31,13 +36,14 @@ class DecodingInterceptor(MethodInterceptor):
     hook changes that, so this is the one place that swaps a method's deserializer for a lenient
     one. It returns a marker for bytes that do not parse, and the wrapped behaviour refuses the
     marker before the servicer's method runs: the servicer only ever sees request messages.
-    Methods with streaming requests pass through unchanged.
+    Methods with streaming requests, and grpcio's non-blocking streams (the health Watch, whose
+    requests are a service name), pass through unchanged.
     """
 
     def wrap(self, method: str, handler: Handler) -> Handler:
         """Return `handler` refusing undecodable requests itself."""
         parse = handler.request_deserializer
-        if handler.request_streaming or parse is None:
+        if handler.request_streaming or parse is None or is_non_blocking(handler):
             return handler
         behavior = behavior_of(handler)
         message_class = getattr(parse, "__self__", None)
