@@ -7,6 +7,7 @@ loop: start, wait for SIGTERM or SIGINT, then shut down gracefully.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import ssl
 import time
@@ -65,10 +66,10 @@ class RunningServer:
     executor: futures.ThreadPoolExecutor
     health: health.HealthServicer
     health_server: grpc.Server | None
-    metrics_http: WSGIServer
+    metrics_http: WSGIServer | None
     port: int
     health_port: int | None
-    metrics_port: int
+    metrics_port: int | None
     registry: CollectorRegistry
     tracer_provider: TracerProvider | None = None
 
@@ -91,17 +92,26 @@ class RunningServer:
         for event in stopped:
             event.wait()
         self.executor.shutdown()
-        self.metrics_http.shutdown()
-        self.metrics_http.server_close()
+        if self.metrics_http is not None:
+            self.metrics_http.shutdown()
+            self.metrics_http.server_close()
         if self.tracer_provider is not None:
             self.tracer_provider.shutdown()
 
 
 def start(
-    settings: Settings, catalog: Catalog, tracer_provider: TracerProvider | None = None
+    settings: Settings,
+    catalog: Catalog,
+    tracer_provider: TracerProvider | None = None,
+    *,
+    shared_port: bool = False,
 ) -> RunningServer:
     """Build, bind and start the server for `catalog`, with server spans from `tracer_provider`
-    when given; raise `StartupError` if it cannot."""
+    when given; raise `StartupError` if it cannot.
+
+    With `shared_port`, the server is one of several processes on the same ports (SO_REUSEPORT,
+    see `processes`), and serves no metrics port: the parent process serves them all.
+    """
     # Each server has its own registry, so several servers in one process (tests) count apart.
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
@@ -109,7 +119,7 @@ def start(
     GCCollector(registry=registry)
     interceptors = server_interceptors(ServerMetrics(registry), tracer_provider)
     executor = futures.ThreadPoolExecutor(settings.workers, thread_name_prefix="grpc")
-    server = _server(settings, executor, interceptors)
+    server = _server(settings, executor, interceptors, shared_port=shared_port)
     servicer.add_to_server(Recommender(catalog), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -125,11 +135,11 @@ def start(
         credentials = _server_credentials(settings.tls)
         port = _bind(address, lambda: server.add_secure_port(address, credentials))
         # Kubernetes' gRPC probes speak plaintext only: a separate server, health and nothing else.
-        health_server = _server(settings, executor, interceptors)
+        health_server = _server(settings, executor, interceptors, shared_port=shared_port)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
         health_address = f"{settings.bind}:{settings.health_port}"
         health_port = _bind(health_address, lambda: health_server.add_insecure_port(health_address))
-    metrics_http = _start_metrics(settings, registry)
+    metrics_http = None if shared_port else start_metrics(settings, registry)
     server.start()
     if health_server is not None:
         health_server.start()
@@ -144,7 +154,7 @@ def start(
         metrics_http=metrics_http,
         port=port,
         health_port=health_port,
-        metrics_port=metrics_http.server_port,
+        metrics_port=None if metrics_http is None else metrics_http.server_port,
         registry=registry,
         tracer_provider=tracer_provider,
     )
@@ -174,7 +184,11 @@ def server_interceptors(
 
 
 def serve(
-    settings: Settings, catalog: Catalog, tracer_provider: TracerProvider | None = None
+    settings: Settings,
+    catalog: Catalog,
+    tracer_provider: TracerProvider | None = None,
+    *,
+    shared_port: bool = False,
 ) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully (the caller exits with 0)."""
     received: list[int] = []
@@ -184,12 +198,13 @@ def serve(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    running = start(settings, catalog, tracer_provider)
+    running = start(settings, catalog, tracer_provider, shared_port=shared_port)
     _log.info(
         "serving",
         extra={
             "fields": {
                 "port": running.port,
+                "pid": os.getpid(),
                 "health_port": running.health_port,
                 "workers": settings.workers,
                 "metrics_port": running.metrics_port,
@@ -207,6 +222,11 @@ def serve(
     while not received:
         time.sleep(0.1)
     _log.info("signal received", extra={"fields": {"signal": signal.Signals(received[0]).name}})
+    # Further signals change nothing, and one that came while the interpreter exits (when it
+    # has put the default handlers back) would kill the process: a Ctrl+C reaches every process
+    # of the group, and a multi-process parent passes the signal on as well.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     running.shutdown()
 
 
@@ -214,16 +234,18 @@ def _server(
     settings: Settings,
     executor: futures.ThreadPoolExecutor,
     interceptors: list[grpc.ServerInterceptor],
+    *,
+    shared_port: bool,
 ) -> grpc.Server:
     return grpc.server(
         executor,
         interceptors=interceptors,
-        options=_channel_options(settings),
+        options=_channel_options(settings, shared_port=shared_port),
         maximum_concurrent_rpcs=settings.max_concurrent_calls,
     )
 
 
-def _channel_options(settings: Settings) -> list[tuple[str, int]]:
+def _channel_options(settings: Settings, *, shared_port: bool) -> list[tuple[str, int]]:
     def ms(seconds: float) -> int:
         return int(seconds * 1000)
 
@@ -241,8 +263,9 @@ def _channel_options(settings: Settings) -> list[tuple[str, int]]:
         # Clients may keep idle connections alive with pings, but no more often than every 10 s.
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
-        # A taken port must fail start-up, not be silently shared with another process.
-        ("grpc.so_reuseport", 0),
+        # A taken port must fail start-up, not be silently shared with another process; the
+        # processes of one server (`processes`) share theirs on purpose.
+        ("grpc.so_reuseport", int(shared_port)),
     ]
 
 
@@ -281,7 +304,8 @@ def _server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
     )
 
 
-def _start_metrics(settings: Settings, registry: CollectorRegistry) -> WSGIServer:
+def start_metrics(settings: Settings, registry: CollectorRegistry) -> WSGIServer:
+    """Serve `registry` on the metrics port; raise `StartupError` if the port cannot be used."""
     host = settings.bind.removeprefix("[").removesuffix("]")
     try:
         httpd, _thread = start_http_server(settings.metrics_port, addr=host, registry=registry)

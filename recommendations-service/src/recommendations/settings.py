@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -86,6 +87,13 @@ VARIABLES = (
         "threads handling calls, started as calls need them",
     ),
     Variable(
+        "RECOMMENDATIONS_PROCESSES",
+        "1",
+        "an integer 1-64, or auto",
+        "server processes sharing the ports (SO_REUSEPORT), each with its own workers; auto: one"
+        " per CPU the process may use",
+    ),
+    Variable(
         "RECOMMENDATIONS_MAX_CONCURRENT_CALLS",
         "256",
         "an integer 1-10000",
@@ -163,6 +171,7 @@ class Settings:
     tls: TlsFiles | None = None
     health_port: int = 50052
     workers: int = DEFAULT_WORKERS
+    processes: int = 1
     max_concurrent_calls: int = 256
     max_calls_per_connection: int = DEFAULT_CALLS_PER_CONNECTION
     handshake_timeout_seconds: float = 5.0
@@ -208,6 +217,7 @@ class Settings:
             tls=tls,
             health_port=get("RECOMMENDATIONS_HEALTH_PORT", _port),
             workers=workers,
+            processes=get("RECOMMENDATIONS_PROCESSES", _processes),
             max_concurrent_calls=get("RECOMMENDATIONS_MAX_CONCURRENT_CALLS", _concurrent_calls),
             max_calls_per_connection=per_connection,
             handshake_timeout_seconds=get("RECOMMENDATIONS_HANDSHAKE_TIMEOUT_SECONDS", _positive),
@@ -264,6 +274,16 @@ def _workers(raw: str) -> int:
     if not 2 <= workers <= 256:
         raise ValueError(raw)
     return workers
+
+
+def _processes(raw: str) -> int:
+    if raw == "auto":
+        # The CPUs this process may run on (taskset, a cpuset), not the machine's.
+        return len(os.sched_getaffinity(0))
+    processes = int(raw)
+    if not 1 <= processes <= 64:
+        raise ValueError(raw)
+    return processes
 
 
 def _concurrent_calls(raw: str) -> int:

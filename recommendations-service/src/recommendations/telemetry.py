@@ -92,6 +92,13 @@ def configure(env: Mapping[str, str] = os.environ) -> TracerProvider | None:
     return provider
 
 
+def check_tracing(env: Mapping[str, str]) -> None:
+    """Raise `TelemetryError` for an OTEL_* value `configure` would refuse, building nothing."""
+    if enabled(env):
+        _sampler(env)
+        _protocol(env)
+
+
 def enabled(env: Mapping[str, str]) -> bool:
     """Whether the variables turn tracing on (see the module's docstring)."""
     if _value(env, "OTEL_SDK_DISABLED").lower() == "true":

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,22 @@ def test_one_connection_may_never_hold_every_worker() -> None:
     assert defaults.max_calls_per_connection < defaults.workers
 
 
+def test_auto_processes_are_one_per_usable_cpu() -> None:
+    code = "from recommendations.settings import Settings; print(Settings.from_env({}).processes)"
+    auto = "import os; os.environ['RECOMMENDATIONS_PROCESSES'] = 'auto'; " + code.replace(
+        "{}", "os.environ"
+    )
+    for cpus in ("0", "0,1"):
+        pinned = subprocess.run(
+            ["taskset", "-c", cpus, sys.executable, "-c", auto],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert pinned.stdout.strip() == str(len(cpus.split(",")))
+    assert Settings.from_env({}).processes == 1
+
+
 def test_every_variable_is_read() -> None:
     env = {
         "RECOMMENDATIONS_PORT": "6000",
@@ -56,6 +74,7 @@ def test_every_variable_is_read() -> None:
         "RECOMMENDATIONS_WORKERS": "4",
         "RECOMMENDATIONS_MAX_CONCURRENT_CALLS": "64",
         "RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION": "3",
+        "RECOMMENDATIONS_PROCESSES": "2",
         "RECOMMENDATIONS_HANDSHAKE_TIMEOUT_SECONDS": "0.5",
         "RECOMMENDATIONS_KEEPALIVE_SECONDS": "30",
         "RECOMMENDATIONS_KEEPALIVE_TIMEOUT_SECONDS": "5",
@@ -76,6 +95,7 @@ def test_every_variable_is_read() -> None:
         health_port=6002,
         max_concurrent_calls=64,
         max_calls_per_connection=3,
+        processes=2,
         handshake_timeout_seconds=0.5,
         workers=4,
         keepalive_seconds=30,
@@ -100,6 +120,8 @@ def test_every_variable_is_read() -> None:
         ("RECOMMENDATIONS_WORKERS", "1", "an integer 2-256"),
         ("RECOMMENDATIONS_WORKERS", "auto", "an integer 2-256"),
         ("RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION", "0", "an integer 1-1000"),
+        ("RECOMMENDATIONS_PROCESSES", "0", "an integer 1-64, or auto"),
+        ("RECOMMENDATIONS_PROCESSES", "65", "an integer 1-64, or auto"),
         ("RECOMMENDATIONS_MAX_CONCURRENT_CALLS", "0", "an integer 1-10000"),
         ("RECOMMENDATIONS_HANDSHAKE_TIMEOUT_SECONDS", "0", "a number > 0"),
         ("RECOMMENDATIONS_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING or ERROR"),
