@@ -96,16 +96,25 @@ port_setting() {
 }
 
 # local_server PORT STORE: who listens on port PORT of this machine, told apart from this
-# checkout's own server, whose process id is in STORE/server.pid: prints "none", "ours", or what
-# is known of the other listener ("process 123, started in /path/of/another/checkout").
+# checkout's own server, whose process id is in STORE/server.pid: prints "none", "ours", "ours
+# elsewhere" (this checkout's runs, on another port), or what is known of the other listener
+# ("process 123, started in /path/of/another/checkout").
 local_server() {
-  local listener pid cwd
+  local listener pid ours cwd
   need_apt ss iproute2
+  ours="$(cat "$2/server.pid" 2>/dev/null || true)"
   listener="$(ss -Hltnp "sport = :$1" 2>/dev/null || true)"
-  if [ -z "$listener" ]; then echo none; return; fi
+  if [ -z "$listener" ]; then
+    if [ -n "$ours" ] && [ "$(readlink "/proc/$ours/cwd" 2>/dev/null)" = "$(cd "$ROOT" && pwd -P)" ]; then
+      echo "ours elsewhere"
+    else
+      echo none
+    fi
+    return
+  fi
   pid="$(grep -o 'pid=[0-9]*' <<<"$listener" | head -n1 | cut -d= -f2 || true)"
   if [ -z "$pid" ]; then echo "a process of another user"; return; fi
-  if [ "$pid" = "$(cat "$2/server.pid" 2>/dev/null || true)" ]; then echo ours; return; fi
+  if [ "$pid" = "$ours" ]; then echo ours; return; fi
   cwd="$(readlink "/proc/$pid/cwd" 2>/dev/null || true)"
   echo "process $pid${cwd:+, started in $cwd}"
 }

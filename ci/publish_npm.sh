@@ -33,6 +33,7 @@ npm_registry() {
     case "$owner" in
       ours) ;;
       none) _npm_start "$port" ;;
+      "ours elsewhere") die "this checkout's local npm registry runs on another port (process $(cat "$NPM_STORE/server.pid")): set BOOKSHOP_NPM_PORT to its port, or stop it with kill \$(cat .npm-registry/server.pid)" ;;
       *) die "127.0.0.1:$port is another checkout's npm registry or another program ($owner): publish there on purpose with BOOKSHOP_NPM_REGISTRY=$NPM_URL and its BOOKSHOP_NPM_TOKEN, or start this checkout's own with BOOKSHOP_NPM_PORT=<a free port>" ;;
     esac
     [ -n "$token" ] || token="$(_npm_publisher_token)"

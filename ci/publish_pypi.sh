@@ -28,6 +28,7 @@ pypi_index() {
   case "$owner" in
     ours) return ;;
     none) ;;
+    "ours elsewhere") die "this checkout's local package index runs on another port (process $(cat .pypi/server.pid)): set BOOKSHOP_INDEX_PORT to its port, or stop it with kill \$(cat .pypi/server.pid)" ;;
     *) die "127.0.0.1:$port is another checkout's package index or another program ($owner): publish there on purpose with BOOKSHOP_INDEX_URL=$PYPI_URL, or start this checkout's own with BOOKSHOP_INDEX_PORT=<a free port>" ;;
   esac
   mkdir -p .pypi/packages

@@ -139,9 +139,14 @@ def test_another_checkouts_local_servers_are_refused_by_name(repo: Repo, other_r
     first = repo.path.resolve()
 
     on_both = other_repo.make("publish", **ports)
-    on_npm = other_repo.make("publish", **{**ports, "BOOKSHOP_INDEX_PORT": str(free_port())})
+    own_index = str(free_port())
+    on_npm = other_repo.make("publish", **{**ports, "BOOKSHOP_INDEX_PORT": own_index})
     built = (other_repo.path / "dist").exists()
-    own = other_repo.make("publish", **_local_ports())
+    # That run started the second checkout's own index: a third on yet another port is refused.
+    elsewhere = other_repo.make("publish", **_local_ports())
+    own = other_repo.make(
+        "publish", BOOKSHOP_INDEX_PORT=own_index, BOOKSHOP_NPM_PORT=str(free_port())
+    )
 
     assert on_both.returncode != 0
     assert _errors(on_both) == [
@@ -158,6 +163,11 @@ def test_another_checkouts_local_servers_are_refused_by_name(repo: Repo, other_r
         "BOOKSHOP_NPM_TOKEN, or start this checkout's own with BOOKSHOP_NPM_PORT=<a free port>"
     ]
     assert not built, "refused before anything was built"
+    assert _errors(elsewhere) == [
+        "error: this checkout's local package index runs on another port (process "
+        f"{other_repo.local_server('.pypi')}): set BOOKSHOP_INDEX_PORT to its port, or stop it "
+        "with kill $(cat .pypi/server.pid)"
+    ]
     assert own.returncode == 0, own.stderr
     assert f"published @bookshop/protos {other_repo.version}" in own.stderr
     assert _published(repo) == published
