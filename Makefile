@@ -44,9 +44,8 @@ wheel: $(WHEEL) ## Build the bookshop-protos sdist and wheel into dist/.
 
 npm-package: $(NPM_PACKAGE) ## Build the @bookshop/protos npm package into dist/.
 
-publish: $(WHEEL) $(NPM_PACKAGE) ## Publish the wheel and the npm package (local pypiserver and verdaccio by default).
+publish: $(TOOLS) ## Check, build and publish the wheel and the npm package (local pypiserver and verdaccio by default).
 	ci/publish.sh
-	ci/publish_npm.sh
 
 install: $(INSTALLED) ## Install the wheel and both services into .venv/.
 
