@@ -10,8 +10,8 @@ TOOLS := .venv/.tools
 INSTALLED := .venv/.installed
 
 .PHONY: help venv check-protos release-protos wheel npm-package publish install lint check test \
-        test-system test-images test-registry check-compat run certs bench bench-ablation bench-scale \
-        soak check-deploy lock clean
+        test-system test-images test-registry check-compat run certs bench bench-scale soak \
+        check-deploy lock clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -44,9 +44,8 @@ wheel: $(WHEEL) ## Build the bookshop-protos sdist and wheel into dist/.
 
 npm-package: $(NPM_PACKAGE) ## Build the @bookshop/protos npm package into dist/.
 
-publish: $(WHEEL) $(NPM_PACKAGE) ## Publish the wheel and the npm package (local pypiserver and verdaccio by default).
+publish: $(TOOLS) ## Check, build and publish the wheel and the npm package (local pypiserver and verdaccio by default).
 	ci/publish.sh
-	ci/publish_npm.sh
 
 install: $(INSTALLED) ## Install the wheel and both services into .venv/.
 
@@ -82,9 +81,6 @@ certs: $(TOOLS) ## Make a development CA, server and client certificates in cert
 
 bench: $(INSTALLED) ## Benchmarks against the baselines; writes docs/benchmarks.md, fails on a missed target.
 	ci/bench.sh
-
-bench-ablation: $(INSTALLED) ## The service's speed tricks switched off in turn; writes docs/benchmarks-ablation.md.
-	ci/bench_ablation.sh
 
 bench-scale: $(INSTALLED) ## The service at 196 to 1M books; writes docs/benchmarks-scale.md, fails on a missed target.
 	ci/bench_scale.sh

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bookshop.recommendations.v1 import recommendations_pb2 as v1_pb2
 from bookshop.recommendations.v2 import recommendations_pb2
 
 from benchmarks import counters, stats
@@ -33,7 +34,15 @@ from benchmarks.answers import PROBE_CALLS, AnswerError, check_answers
 from benchmarks.baselines import bare_aio, bare_sync
 from benchmarks.baselines.tutorial import generate_stubs
 from benchmarks.h2load import LOAD_CPU, SERVER_CPU, Run, h2load, wait_for_port, write_frame
-from benchmarks.targets import TRACED_RATIO_MAX, Target, missed, service_targets
+from benchmarks.targets import (
+    CPU_RATIO_MAX,
+    RATE_RATIO_MIN,
+    TRACED_RATIO_MAX,
+    Target,
+    missed,
+    service_targets,
+)
+from harness.load import LOAD_CONNECTIONS, LOAD_STREAMS
 from harness.otlp import OtlpReceiver
 from harness.ports import free_port
 from harness.processes import Supervisor, tree_cpu_seconds
@@ -49,7 +58,15 @@ SERVICE_REQUEST = recommendations_pb2.RecommendRequest(
 ).SerializeToString()
 """The request the service is measured with: the homepage's (three mystery books for a reader)."""
 
+_V1_SERVICE = v1_pb2.DESCRIPTOR.services_by_name["RecommendationsService"]
+V1_PATH = f"/{_V1_SERVICE.full_name}/{_V1_SERVICE.methods_by_name['Recommend'].name}"
+V1_REQUEST = v1_pb2.RecommendRequest(
+    user_id=1, category=v1_pb2.BOOK_CATEGORY_MYSTERY, max_results=3
+).SerializeToString()
+"""The deprecated v1's call, measured beside v2: the same three books, asked the old way."""
+
 SERVICE = "recommendations-service"
+SERVICE_V1 = "recommendations-service-v1"
 SERVICE_TRACED = "recommendations-service-traced"
 TRACED_RATIO = 0.1
 
@@ -161,6 +178,15 @@ def _contenders(tmp: Path, catalog: Path, otlp_endpoint: str) -> list[Contender]
             metrics=True,
         ),
         Contender(
+            SERVICE_V1,
+            "this service, full default stack, deprecated v1",
+            [str(server)],
+            V1_PATH,
+            V1_REQUEST,
+            env={"RECOMMENDATIONS_CATALOG": str(catalog), "RECOMMENDATIONS_BIND": "127.0.0.1"},
+            metrics=True,
+        ),
+        Contender(
             SERVICE_TRACED,
             f"this service, tracing on ({TRACED_RATIO:.0%} ratio, OTLP/gRPC to a local receiver)",
             [str(server)],
@@ -203,10 +229,10 @@ def _measure(
     try:
         wait_for_port(port)
         _check_answers(contender, port)
-        h2load(url, body, 500, 4, 16, log)  # warm-up: imports, caches, connections
+        h2load(url, body, 500, LOAD_CONNECTIONS, LOAD_STREAMS, log)  # warm-up: caches, connections
         before = counters.read(metrics_port) if contender.metrics else None
         cpu_before = tree_cpu_seconds(server.pid)
-        run = h2load(url, body, calls, 4, 16, log)
+        run = h2load(url, body, calls, LOAD_CONNECTIONS, LOAD_STREAMS, log)
         run.cpu_us_per_call = (tree_cpu_seconds(server.pid) - cpu_before) / calls * 1e6
         one = h2load(url, body, latency_calls, 1, 1, log)
         if before is not None:
@@ -233,7 +259,7 @@ def _report(
     args: argparse.Namespace,
 ) -> tuple[str, str | None]:
     """The report, and one line naming the missed targets (None when all were met)."""
-    baselines = [c.name for c in contenders if c.name not in {SERVICE, SERVICE_TRACED}]
+    baselines = [c.name for c in contenders if c.name not in {SERVICE, SERVICE_V1, SERVICE_TRACED}]
     rounds = range(args.rounds)
     # The cheapest and the fastest baseline are chosen once, by their medians over all rounds;
     # each round then compares the service with that same baseline. Taking the cheapest baseline
@@ -245,14 +271,8 @@ def _report(
     fastest = max(
         baselines, key=lambda b: statistics.median(r.calls_per_second for r in results[b])
     )
-    cpu_ratios = stats.ratios(
-        [run.cpu_us_per_call for run in results[SERVICE]],
-        [run.cpu_us_per_call for run in results[cheapest]],
-    )
-    rate_ratios = stats.ratios(
-        [run.calls_per_second for run in results[SERVICE]],
-        [run.calls_per_second for run in results[fastest]],
-    )
+    cpu_ratios, rate_ratios = _ratios(results, SERVICE, cheapest, fastest)
+    v1_cpu_ratios, v1_rate_ratios = _ratios(results, SERVICE_V1, cheapest, fastest)
     traced_ratios = stats.ratios(
         [run.cpu_us_per_call for run in results[SERVICE_TRACED]],
         [run.cpu_us_per_call for run in results[SERVICE]],
@@ -264,6 +284,16 @@ def _report(
             rate_ratio=statistics.median(rate_ratios),
             fastest=fastest,
             p50_ms=statistics.median(run.p50_ms for run in single[SERVICE]),
+        ),
+        Target(
+            "v1 CPU per call",
+            statistics.median(v1_cpu_ratios),
+            "<=",
+            CPU_RATIO_MAX,
+            f" x {cheapest}",
+        ),
+        Target(
+            "v1 calls/s", statistics.median(v1_rate_ratios), ">=", RATE_RATIO_MIN, f" x {fastest}"
         ),
         Target(
             "CPU per call with tracing on",
@@ -282,7 +312,8 @@ def _report(
         f"- The service is called on `{SERVICE_PATH}` with the homepage's request (a reader,"
         " mystery, 3 books); the bare baselines answer that path with empty replies, the"
         " tutorial its own `/Recommendations/Recommend` (3 books).",
-        f"- {args.calls} unary calls per run at 4 connections x 16 streams after a 500-call"
+        f"- {args.calls} unary calls per run at {LOAD_CONNECTIONS} connections x {LOAD_STREAMS}"
+        " streams after a 500-call"
         f" warm-up, then {args.latency_calls} calls at 1 connection x 1 stream for latency.",
         f"- {args.rounds} rounds, the order of the servers rotated each round.",
         "- CPU per call: user + system time of the server's whole process tree over the measured"
@@ -327,6 +358,7 @@ def _report(
         lines.append(f"| {r + 1} | {cells} | {cpu_ratios[r]:.3f} | {rate_ratios[r]:.3f} |")
     verdict = {True: "met", False: "MISSED"}
     cpu, rate = stats.spread(cpu_ratios), stats.spread(rate_ratios)
+    v1_cpu, v1_rate = stats.spread(v1_cpu_ratios), stats.spread(v1_rate_ratios)
     traced = stats.spread(traced_ratios)
     lines += [
         "",
@@ -342,12 +374,33 @@ def _report(
         f" (target >= {targets[1].bound:.2f}): {verdict[targets[1].met]}.",
         f"- p50 at one connection, one stream: **{targets[2].value:.3f} ms**"
         f" (target < {targets[2].bound:.0f} ms): {verdict[targets[2].met]}.",
+        f"- The deprecated v1, CPU per call to {cheapest}: **{v1_cpu.median:.3f}**"
+        f" [{v1_cpu.q1:.3f}-{v1_cpu.q3:.3f}] (target <= {targets[3].bound:.2f}):"
+        f" {verdict[targets[3].met]}; calls/s to {fastest}: **{v1_rate.median:.3f}**"
+        f" [{v1_rate.q1:.3f}-{v1_rate.q3:.3f}] (target >= {targets[4].bound:.2f}):"
+        f" {verdict[targets[4].met]}.",
         f"- Tracing on ({TRACED_RATIO:.0%} ratio, {args.spans} spans exported), CPU per call,"
         f" ratio to tracing off: **{traced.median:.3f}** [{traced.q1:.3f}-{traced.q3:.3f}]"
-        f" (target <= {targets[3].bound:.2f}): {verdict[targets[3].met]}.",
+        f" (target <= {targets[5].bound:.2f}): {verdict[targets[5].met]}.",
         "",
     ]
     return "\n".join(lines), missed(targets)
+
+
+def _ratios(
+    results: dict[str, list[Run]], name: str, cheapest: str, fastest: str
+) -> tuple[list[float], list[float]]:
+    """Per round, `name`'s CPU per call to the cheapest baseline's, and calls/s to the fastest's."""
+    return (
+        stats.ratios(
+            [run.cpu_us_per_call for run in results[name]],
+            [run.cpu_us_per_call for run in results[cheapest]],
+        ),
+        stats.ratios(
+            [run.calls_per_second for run in results[name]],
+            [run.calls_per_second for run in results[fastest]],
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -86,3 +86,35 @@ need_bench_tools() {
   need_apt taskset util-linux
   [ "$(nproc)" -ge 2 ] || die "the benchmark pins the servers and h2load to different CPUs: it needs 2"
 }
+
+# port_setting NAME DEFAULT: the TCP port in environment variable NAME (DEFAULT when unset).
+port_setting() {
+  local value="${!1:-$2}"
+  [[ "$value" =~ ^[1-9][0-9]{0,4}$ ]] && [ "$value" -le 65535 ] \
+    || die "$1 must be a TCP port, 1 to 65535 (got '$value')"
+  printf '%s' "$value"
+}
+
+# local_server PORT STORE: who listens on port PORT of this machine, told apart from this
+# checkout's own server, whose process id is in STORE/server.pid: prints "none", "ours", "ours
+# elsewhere" (this checkout's runs, on another port), or what is known of the other listener
+# ("process 123, started in /path/of/another/checkout").
+local_server() {
+  local listener pid ours cwd
+  need_apt ss iproute2
+  ours="$(cat "$2/server.pid" 2>/dev/null || true)"
+  listener="$(ss -Hltnp "sport = :$1" 2>/dev/null || true)"
+  if [ -z "$listener" ]; then
+    if [ -n "$ours" ] && [ "$(readlink "/proc/$ours/cwd" 2>/dev/null)" = "$(cd "$ROOT" && pwd -P)" ]; then
+      echo "ours elsewhere"
+    else
+      echo none
+    fi
+    return
+  fi
+  pid="$(grep -o 'pid=[0-9]*' <<<"$listener" | head -n1 | cut -d= -f2 || true)"
+  if [ -z "$pid" ]; then echo "a process of another user"; return; fi
+  if [ "$pid" = "$ours" ]; then echo ours; return; fi
+  cwd="$(readlink "/proc/$pid/cwd" 2>/dev/null || true)"
+  echo "process $pid${cwd:+, started in $cwd}"
+}

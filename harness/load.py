@@ -149,6 +149,14 @@ class H2loadRun:
         return self.done / self.seconds if self.seconds else 0.0
 
 
+LOAD_CONNECTIONS, LOAD_STREAMS = 16, 4
+"""The shape of the benchmarks' and the soak's gRPC load: 64 calls at once, as 16 connections of 4
+streams. The service lets a connection have 8 calls open and counts a finished one until it has
+let go of it; h2load opens the next stream the moment one ends, so at 8 or more streams a
+connection some of its streams are refused (a gRPC client would retry them: h2load counts them
+as failures)."""
+
+
 def h2load_grpc(
     address: str,
     path: str,
@@ -156,8 +164,8 @@ def h2load_grpc(
     *,
     workdir: Path,
     seconds: float,
-    connections: int = 4,
-    streams: int = 16,
+    connections: int = LOAD_CONNECTIONS,
+    streams: int = LOAD_STREAMS,
     cpu: int | None = None,
 ) -> H2loadRun:
     """Unary gRPC calls of the framed request `frame` on `path` for `seconds` (h2load -D)."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci.registry import changelog, images
-from ci.registry.versions import Bump, Version, compare
+from ci.registry.versions import Bump, Difference, Version, compare
 
 if TYPE_CHECKING:
     from google.protobuf.descriptor_pb2 import FileDescriptorSet
@@ -92,9 +92,8 @@ def _release() -> int:
     problems = _style_problems()
     with tempfile.TemporaryDirectory() as tmp:
         current = _build(Path(tmp))
+        # The version must be a bump from the latest release, so no release of it exists yet.
         problems += _protos_problems(version, releases[-1], current, releasing=True)
-        if target.exists():
-            problems.append(f"release {version} already exists ({target}); releases are immutable")
         if _report(problems):
             return 1
         shutil.copyfile(current, target)
@@ -125,21 +124,27 @@ def _protos_problems(
 ) -> list[str]:
     """Whether the protos may carry `version` after release `latest`."""
     try:
-        expected = _next_version(latest, current)
+        found = _next_version(latest, current)
     except RegistryError as refusal:
         return [str(refusal)]
-    if expected is None:
+    released = latest[0]
+    if found is None:
         if releasing:
-            return [f"the protos are those of release {latest[0]}: there is nothing to release"]
-        if version != latest[0]:
-            return [
-                f"the protos are those of release {latest[0]}, but proto-registry/VERSION is "
-                f"{version}: set it back to {latest[0]}"
-            ]
+            return [f"the protos are those of release {released}: there is nothing to release"]
+        if version == released:
+            return []
+        return [
+            f"the protos are those of release {released}, but proto-registry/VERSION is "
+            f"{version}: set it back to {released}"
+        ]
+    expected, difference = found
+    if version == expected:
         return []
-    if version != expected:
-        return [_version_problem(version, latest[0], expected, current)]
-    return []
+    instead = "" if version == released else f", not {version}"
+    return [
+        f"the protos differ from release {released} ({difference.summary()}), a "
+        f"{difference.bump.name} change: set proto-registry/VERSION to {expected}{instead}"
+    ]
 
 
 def _version() -> Version:
@@ -191,42 +196,28 @@ def _breaking(new: Path, old: Path) -> list[str]:
     return [line for line in result.stdout.splitlines() if line.strip()] or [result.stderr]
 
 
-def _next_version(latest: _Release, current: Path) -> Version | None:
-    """The version the protos must carry relative to `latest`; None when they are that release.
+def _next_version(latest: _Release, current: Path) -> tuple[Version, Difference] | None:
+    """The version the protos must carry after `latest`, and why; None when they are that release.
 
     Raises `RegistryError` for a breaking change, naming the new package directory to create.
     """
     version, image = latest
     if current.read_bytes() == image.read_bytes():
         return None
+    old = images.load(image)
     findings = _breaking(current, image)
-    old, new = images.load(image), images.load(current)
-    difference = compare(old, new)
-    if findings or difference.bump is Bump.MAJOR:
-        packages = {e.package for e in difference.removed + difference.reshaped}
-        packages |= _packages_of_files(findings, old)
+    if findings:
+        new_directories = _new_directories(_packages_of_files(findings, old), images.load(current))
         raise RegistryError(
-            f"the protos break release {version} ({difference.summary() or 'buf, above'}): a "
-            "breaking change is never released in place; put the new design in a new package "
-            f"directory, {_new_directories(packages, new)}, served beside the old one, and keep "
-            "the released package as it was"
+            f"the protos break release {version} (buf breaking, above): a breaking change is "
+            f"never released in place; put the new design in a new package directory, "
+            f"{new_directories}, served beside the old one, and keep the released package as it "
+            "was"
         )
-    return version.bumped(difference.bump)
-
-
-def _version_problem(version: Version, latest: Version, expected: Version, current: Path) -> str:
-    release = RELEASES / f"{latest}.json"
-    difference = compare(images.load(release), images.load(current))
-    kind = difference.bump.name
-    if version == latest:
-        return (
-            f"the protos differ from release {latest} ({difference.summary()}), a {kind} change: "
-            f"set proto-registry/VERSION to {expected}"
-        )
-    return (
-        f"proto-registry/VERSION is {version}, but the change from release {latest} is a {kind} "
-        f"change ({difference.summary()}): set proto-registry/VERSION to {expected}"
-    )
+    difference = compare(old, images.load(current))
+    if difference.bump is Bump.NONE:
+        return None
+    return version.bumped(difference.bump), difference
 
 
 def _release_problems(older: _Release, newer: _Release) -> list[str]:
@@ -235,8 +226,6 @@ def _release_problems(older: _Release, newer: _Release) -> list[str]:
     if _breaking(new_path, old_path):
         return [f"{name} breaks release {old_version} (above): remove it; releases only add"]
     difference = compare(images.load(old_path), images.load(new_path))
-    if difference.bump is Bump.MAJOR:
-        return [f"{name} breaks release {old_version} ({difference.summary()}): remove it"]
     if difference.bump is Bump.NONE:
         return [f"{name} is identical to release {old_version}: remove it"]
     expected = old_version.bumped(difference.bump)

@@ -1,9 +1,9 @@
-"""Registry versions, and the bump a change between two images calls for.
+"""Registry versions, and the bump a compatible change between two images calls for.
 
 The registry is versioned like a library: comments, layout or options only is a PATCH; anything
-added (a file, package, message, field, oneof, enum, enum value, service or rpc) is a MINOR; a
-removed element or a changed shape (number, type, cardinality, streaming) breaks clients and is
-refused: a breaking change is a new package served beside the old one, which is itself an addition.
+added (a file, package, message, field, oneof, enum, enum value, service or rpc) is a MINOR. What
+breaks clients is `buf breaking`'s finding, never a bump: a breaking change is a new package
+served beside the old one, which is itself an addition.
 """
 
 from __future__ import annotations
@@ -41,8 +41,6 @@ class Version:
 
     def bumped(self, bump: Bump) -> Version:
         """The version after a change of kind `bump` (NONE keeps it)."""
-        if bump is Bump.MAJOR:
-            return Version(self.major + 1, 0, 0)
         if bump is Bump.MINOR:
             return Version(self.major, self.minor + 1, 0)
         if bump is Bump.PATCH:
@@ -54,12 +52,11 @@ class Version:
 
 
 class Bump(enum.IntEnum):
-    """What a change calls for, in increasing order."""
+    """What a compatible change calls for, in increasing order."""
 
     NONE = 0
     PATCH = 1
     MINOR = 2
-    MAJOR = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +64,6 @@ class Difference:
     """How a newer image differs from an older one, element by element."""
 
     added: list[Element] = field(default_factory=list)
-    removed: list[Element] = field(default_factory=list)
-    reshaped: list[Element] = field(default_factory=list)
     deprecated: list[Element] = field(default_factory=list)
     recommented: list[Element] = field(default_factory=list)
     reoptioned: list[Element] = field(default_factory=list)
@@ -76,9 +71,7 @@ class Difference:
 
     @property
     def bump(self) -> Bump:
-        """The least bump that covers the difference; MAJOR means it breaks clients."""
-        if self.removed or self.reshaped:
-            return Bump.MAJOR
+        """The least bump that covers the difference."""
         if self.added:
             return Bump.MINOR
         if self.recommented or self.reoptioned or self.relaid:
@@ -89,8 +82,6 @@ class Difference:
         """A few words on what changed, for messages: `added field a.B.c, ... and 3 more`."""
         new_packages = sorted(e.name for e in self.added if e.kind == "package")
         parts = [
-            *(f"removed {e.kind} {e.name}" for e in self.removed),
-            *(f"changed {e.kind} {e.name}" for e in self.reshaped),
             *(f"added package {name}" for name in new_packages),
             *(
                 f"added {e.kind} {e.name}"
@@ -116,22 +107,19 @@ _SUMMARY_PARTS = 4
 def compare(
     old: descriptor_pb2.FileDescriptorSet, new: descriptor_pb2.FileDescriptorSet
 ) -> Difference:
-    """The difference from `old` to `new`."""
-    before, after = images.elements(old), images.elements(new)
+    """The difference from `old` to `new`, which `buf breaking` found compatible."""
+    before = images.elements(old)
     relaid = old.SerializeToString(deterministic=True) != new.SerializeToString(deterministic=True)
     difference = Difference(relaid=relaid)
-    for name, element in after.items():
+    for name, element in images.elements(new).items():
         previous = before.get(name)
         if previous is None:
             difference.added.append(element)
             continue
-        if element.shape != previous.shape or element.kind != previous.kind:
-            difference.reshaped.append(element)
         if element.deprecated and not previous.deprecated:
             difference.deprecated.append(element)
         if element.comment != previous.comment:
             difference.recommented.append(element)
         if element.options != previous.options:
             difference.reoptioned.append(element)
-    difference.removed.extend(e for name, e in before.items() if name not in after)
     return difference

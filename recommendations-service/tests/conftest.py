@@ -16,12 +16,12 @@ from harness.processes import Supervisor
 from harness.service import SERVER, Replica
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator
     from pathlib import Path
 
+    from opentelemetry.sdk.trace import TracerProvider
     from recommendations.catalog import Catalog, InMemoryCatalog
     from recommendations.domain import Book, Category
-    from recommendations.telemetry import Tracing
 
 # Every test server binds ephemeral ports on loopback.
 TEST_SETTINGS = Settings(port=0, metrics_port=0, health_port=0, bind="127.0.0.1", grace_seconds=1)
@@ -46,23 +46,18 @@ def start_server(catalog: InMemoryCatalog) -> Iterator[Callable[..., RunningServ
     started: list[RunningServer] = []
 
     def _start(
-        catalog_: Catalog | None = None, tracing: Tracing | None = None, **overrides: object
+        catalog_: Catalog | None = None,
+        tracer_provider: TracerProvider | None = None,
+        **overrides: object,
     ) -> RunningServer:
         settings = dataclasses.replace(TEST_SETTINGS, **overrides)
-        running = start(settings, catalog if catalog_ is None else catalog_, tracing)
+        running = start(settings, catalog if catalog_ is None else catalog_, tracer_provider)
         started.append(running)
         return running
 
     yield _start
     for running in started:
-        running.server.stop(None)
-        if running.health_server is not None:
-            running.health_server.stop(None)
-        running.metrics_http.shutdown()
-        running.metrics_http.server_close()
-        running.pool.shutdown()
-        if running.tracing is not None:
-            running.tracing.shutdown()
+        running.stop(None)
 
 
 class CatalogThatBreaks:
@@ -92,10 +87,6 @@ class CatalogThatBreaks:
         self._check()
         return self._catalog.get(book_id)
 
-    def books_in(self, category: Category) -> Sequence[Book]:
-        self._check()
-        return self._catalog.books_in(category)
-
     def __len__(self) -> int:
         return len(self._catalog)
 
@@ -110,10 +101,7 @@ def server(catalog: InMemoryCatalog) -> Iterator[RunningServer]:
     """One plaintext server with the default stack, shared by a test module."""
     running = start(TEST_SETTINGS, catalog)
     yield running
-    running.server.stop(None)
-    running.metrics_http.shutdown()
-    running.metrics_http.server_close()
-    running.pool.shutdown()
+    running.stop(None)
 
 
 @pytest.fixture(scope="module")

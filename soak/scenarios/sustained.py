@@ -1,4 +1,4 @@
-"""1. Sustained load: Recommend at 64 concurrent streams (h2load, 4 connections x 16 streams).
+"""1. Sustained load: Recommend at 64 concurrent streams (h2load, 16 connections x 4 streams).
 
 Promises: every call returns OK by the service's own counters; resident memory grows less than
 10% from second 10 (second 5 in --short) to the end of the load.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -147,33 +148,41 @@ def _versions() -> dict[str, str]:
 
 
 def test_every_image_reference_carries_the_version_of_what_it_ships() -> None:
-    """The image tags in the manifests, the overlays and the compose file are copies of the
-    distributions' versions: a release that bumps one without the others fails here."""
-    versions = _versions()
-    texts = [
-        (ROOT / path).read_text()
-        for path in [
-            "docker-compose.yaml",
-            *(str(p.relative_to(ROOT)) for p in (ROOT / "deploy").rglob("*.yaml")),
-        ]
-    ]
-    references = [
-        (name, tag)
-        for text in texts
-        for name, tag in re.findall(r"bookshop[/-](recommendations|marketplace):([\w.]+)", text)
-    ]
-    tags = [
-        (name, tag)
-        for text in texts
-        for name, tag in re.findall(
-            r"name: \S*bookshop/(recommendations|marketplace)\n(?:\s+newName: .*\n)?\s+newTag: "
-            r"\"([^\"]+)\"",
-            text,
-        )
-    ]
-    assert references
-    assert tags
-    assert {(name, tag) for name, tag in references + tags} == set(versions.items())
+    """An image's version is the version of the distribution it ships (its pyproject.toml), not
+    the API's (proto-registry/VERSION, which versions bookshop-protos, one of its dependencies).
+    The tags in the manifests, the overlays and the compose file are copies of it: a release that
+    bumps one without the others fails here, and so does a tag with anything after the version."""
+    ours = re.compile(r"(?:.*/)?(?:bookshop[/-])(recommendations|marketplace)")
+    images = [service.get("image", "") for service in _compose()["services"].values()]
+    tags = []
+    for path in (ROOT / "deploy").rglob("*.yaml"):
+        for document in yaml.safe_load_all(path.read_text()):
+            images += _values_of("image", document)
+            overrides = (
+                (document or {}).get("images", []) if path.name == "kustomization.yaml" else []
+            )
+            tags += [(m[1], e.get("newTag")) for e in overrides if (m := ours.fullmatch(e["name"]))]
+    for image in images:
+        name, _, tag = image.rpartition(":")
+        if (match := ours.fullmatch(name or image)) is not None:
+            tags.append((match[1], tag if name else None))
+    assert len(tags) == 8, tags  # compose, base and both overlays name both images
+    assert set(tags) == set(_versions().items())
+
+
+def _compose() -> dict[str, Any]:
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+    return compose
+
+
+def _values_of(key: str, node: object) -> list[str]:
+    """Every string under `key` anywhere in a parsed YAML document."""
+    if isinstance(node, dict):
+        found = [v for k, v in node.items() if k == key and isinstance(v, str)]
+        return found + [s for v in node.values() for s in _values_of(key, v)]
+    if isinstance(node, list):
+        return [s for item in node for s in _values_of(key, item)]
+    return []
 
 
 def test_compose_traces_into_a_local_jaeger_only_when_asked() -> None:

@@ -92,6 +92,14 @@ def _remove(manifests: list[Manifest], kind: str, name: str) -> None:
     manifests.remove(_find(manifests, kind, name))
 
 
+def _service_without_grpc_port(m: list[Manifest]) -> None:
+    _find(m, "Service", "recommendations")["spec"]["ports"][0]["port"] = 50053
+
+
+def _no_multiproc_dir(m: list[Manifest]) -> None:
+    _drop_env(m, "marketplace", "PROMETHEUS_MULTIPROC_DIR")
+
+
 def _cluster_ip_service(m: list[Manifest]) -> None:
     del _find(m, "Service", "recommendations")["spec"]["clusterIP"]
 
@@ -343,6 +351,8 @@ def _otlp_endpoint_missing(m: list[Manifest]) -> None:
 
 MUTATIONS: list[tuple[str, Callable[[list[Manifest]], None], str]] = [
     ("production", _cluster_ip_service, "headless-service"),
+    ("dev", _service_without_grpc_port, "headless-service"),
+    ("production", _no_multiproc_dir, "writable-paths"),
     ("dev", _account_token, "service-account-token"),
     ("production", _no_tmp, "writable-paths"),
     ("production", _multiproc_on_root, "writable-paths"),

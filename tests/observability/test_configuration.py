@@ -47,7 +47,7 @@ def _website(env: dict[str, str]) -> None:
 
 def _service(env: dict[str, str]) -> None:
     if service.enabled(env):
-        service.Sampling.from_env(env)
+        service._sampler(env)
         service._protocol(env)
 
 

@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import venv
@@ -22,7 +23,7 @@ import pytest
 
 from harness.ports import free_port
 from harness.probes import answers
-from harness.processes import Supervisor
+from harness.processes import Supervisor, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -30,18 +31,26 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PROTO = Path("proto-registry/bookshop/recommendations/v1/recommendations.proto")
-# What the registry's release rules read, and (for building and publishing) the wheel's sources.
+# What the registry's release rules read, and (for building and publishing) both packages'
+# sources; their npm tools are linked from this checkout's (ci/lib.sh's npm_tools finds them
+# installed).
 _COPIED = [
+    ".gitignore",
     "buf.yaml",
+    "buf.gen.yaml",
     "Makefile",
     "proto-registry",
     "ci",
     "clients/python",
+    "clients/typescript",
     "requirements/build.txt",
 ]
 _IGNORED = shutil.ignore_patterns(
-    "src", "build", "*.egg-info", "__pycache__", "tests", "node_modules"
+    "src", "build", "gen", "*.egg-info", "__pycache__", "tests", "node_modules"
 )
+_NPM_TOOLS = ["ci/npm-registry/node_modules", "clients/typescript/node_modules"]
+# Where `make publish` keeps the process id of each local server it starts.
+_LOCAL_SERVERS = [".pypi/server.pid", ".npm-registry/server.pid"]
 
 # A compatible change that no real release will ever make: a message of its own at the file's end.
 PROBE = """
@@ -141,11 +150,30 @@ class Repo:
         """The release image of `version`."""
         return self.path / "proto-registry" / "releases" / f"{version}.json"
 
+    def local_server(self, store: str) -> int | None:
+        """The process id of the local server `make publish` started with `store` (.pypi, ...)."""
+        path = self.path / store / "server.pid"
+        return int(path.read_text()) if path.exists() else None
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Repo:
+    def stop_local_servers(self) -> None:
+        """Stop the pypiserver and verdaccio that `make publish` left running in this copy."""
+        for name in _LOCAL_SERVERS:
+            path = self.path / name
+            if not path.exists():
+                continue
+            pid = int(path.read_text())
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    break
+                if wait_until(lambda pid=pid: not Path(f"/proc/{pid}").exists(), timeout=10):
+                    break
+
+
+def _copy(path: Path) -> Repo:
     """A copy of the repository at a released state, committed in a git history of its own."""
-    copy = Repo(tmp_path / "repo")
+    copy = Repo(path)
     copy.path.mkdir()
     for name in _COPIED:
         source, target = ROOT / name, copy.path / name
@@ -154,6 +182,9 @@ def repo(tmp_path: Path) -> Repo:
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+    for name in _NPM_TOOLS:
+        if (ROOT / name).is_dir():
+            (copy.path / name).symlink_to(ROOT / name)
     copy.git("init", "-q", "-b", "main")
     copy.git("config", "user.email", "registry-tests@example.invalid")
     copy.git("config", "user.name", "registry tests")
@@ -163,6 +194,22 @@ def repo(tmp_path: Path) -> Repo:
         assert released.returncode == 0, released.stderr
         copy.commit(f"release {copy.version}")
     return copy
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[Repo]:
+    """A copy of the repository at a released state; its local servers stop after the test."""
+    copy = _copy(tmp_path / "repo")
+    yield copy
+    copy.stop_local_servers()
+
+
+@pytest.fixture
+def other_repo(tmp_path: Path) -> Iterator[Repo]:
+    """A second copy, as another checkout on the same machine."""
+    copy = _copy(tmp_path / "other")
+    yield copy
+    copy.stop_local_servers()
 
 
 @dataclass(frozen=True)
@@ -198,12 +245,12 @@ def package_index(tmp_path: Path) -> Iterator[Callable[..., Index]]:
 
 
 README_INDEX = "http://127.0.0.1:8080/"
-"""The index URL the README's install commands name (the local pypiserver's)."""
+"""The index URL the documented install commands name (the local pypiserver's)."""
 
 
 def readme_commands(index: str) -> tuple[list[str], list[str]]:
-    """The README's install and upgrade commands for bookshop-protos, aimed at `index`."""
-    lines = (ROOT / "README.md").read_text().splitlines()
+    """docs/registry.md's install and upgrade commands for bookshop-protos, aimed at `index`."""
+    lines = (ROOT / "docs" / "registry.md").read_text().splitlines()
     install = next(line for line in lines if line.startswith("pip install --index-url"))
     upgrade = next(line for line in lines if line.startswith("pip install --upgrade --index-url"))
     return tuple(  # type: ignore[return-value]

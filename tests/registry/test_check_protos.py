@@ -69,6 +69,26 @@ def test_a_breaking_change_is_refused_whatever_the_version(
     assert sorted(p.name for p in repo.release_file("x").parent.iterdir()) == released
 
 
+def test_a_breaking_change_is_refused_in_one_line(repo: Repo) -> None:
+    # A release of the version being refused exists: that is no second reason to name.
+    repo.add_probe()
+    repo.set_version(repo.bumped("minor"))
+    assert repo.make("release-protos").returncode == 0
+    repo.edit(r"int32 user_id = 1;", "int32 user_id = 4;")
+
+    for target in ("release-protos", "check-protos"):
+        result = repo.make(target)
+
+        assert result.returncode != 0
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert errors == [
+            f"error: the protos break release {repo.version} (buf breaking, above): a breaking "
+            "change is never released in place; put the new design in a new package directory, "
+            f"{repo.next_major_directory()}, served beside the old one, and keep the released "
+            "package as it was"
+        ], result.stderr
+
+
 def test_an_addition_without_a_bump_is_refused_with_the_version_to_set(repo: Repo) -> None:
     repo.add_probe()
 

@@ -62,19 +62,44 @@ def test_publish_uploads_the_version(
     assert _view(npm_env, registry, f"@bookshop/protos@{version}").stdout.strip() == version
 
 
-def test_publishing_an_existing_version_is_refused_before_upload(
+def test_publishing_the_same_tarball_again_is_skipped(
     published: subprocess.CompletedProcess[str],
     registry: Registry,
     npm_env: dict[str, str],
+    npm_package: Path,
     version: str,
 ) -> None:
     again = publish(npm_env, registry)
 
-    assert again.returncode != 0
-    # The script's own refusal, not the registry's answer to a second upload.
+    assert again.returncode == 0, again.stderr
     assert again.stderr.splitlines() == [
-        f"error: @bookshop/protos {version} is already published at {registry.url}; releases "
-        "are immutable: bump proto-registry/VERSION and release again"
+        f"==> {npm_package.name} is already on {registry.url}, the same tarball: skipped",
+        f"==> @bookshop/protos {version} is already published at {registry.url}: nothing to upload",
+    ]
+
+
+def test_another_tarball_of_a_published_version_is_refused_before_upload(
+    published: subprocess.CompletedProcess[str],
+    tmp_path: Path,
+    npm_package: Path,
+    registry: Registry,
+    npm_env: dict[str, str],
+    version: str,
+) -> None:
+    with tarfile.open(npm_package) as archive:
+        readme = archive.extractfile("package/README.md")
+        assert readme is not None
+        text = readme.read() + b"\nA line added after publishing.\n"
+    copy = _repository_with(tmp_path, npm_package, {"package/README.md": text})
+
+    result = publish(npm_env, registry, root=copy)
+
+    assert result.returncode != 0
+    # The script's own refusal, not the registry's answer to a second upload.
+    assert result.stderr.splitlines() == [
+        f"error: @bookshop/protos {version} is already published at {registry.url} with another "
+        "tarball; releases are immutable: change the protos, bump proto-registry/VERSION and "
+        "release again"
     ]
 
 
@@ -186,10 +211,10 @@ def test_the_registry_serves_no_other_package(
     assert "E404" in result.stderr
 
 
-def test_readmes_show_the_scoped_line_for_the_local_registry() -> None:
+def test_the_docs_show_the_scoped_line_for_the_local_registry() -> None:
     script = (ROOT / "ci" / "publish_npm.sh").read_text()
-    local = re.search(r'^LOCAL_REGISTRY="([^"]+)"$', script, flags=re.MULTILINE)
-    assert local is not None
-    line = f"@bookshop:registry={local[1]}"
-    for readme in (ROOT / "README.md", ROOT / "clients" / "typescript" / "README.md"):
-        assert line in readme.read_text(), readme
+    port = re.search(r"port_setting BOOKSHOP_NPM_PORT (\d+)", script)
+    assert port is not None
+    line = f"@bookshop:registry=http://127.0.0.1:{port[1]}/"
+    for page in (ROOT / "docs" / "registry.md", ROOT / "clients" / "typescript" / "README.md"):
+        assert line in page.read_text(), page

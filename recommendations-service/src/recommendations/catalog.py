@@ -72,10 +72,6 @@ class Catalog(Protocol):
         """The book with id `book_id`, or None if the catalog has none."""
         ...
 
-    def books_in(self, category: Category) -> Sequence[Book]:
-        """Every book of `category`, in order of id (a `Book` each: for small catalogs)."""
-        ...
-
     def __len__(self) -> int: ...
 
 
@@ -160,10 +156,6 @@ class InMemoryCatalog:
             if position < len(shelf.ids) and shelf.ids[position] == book_id:
                 return shelf.book(category, position)
         return None
-
-    def books_in(self, category: Category) -> Sequence[Book]:
-        """Every book of `category`, ordered by id."""
-        return tuple(self.book_at(category, p) for p in range(self.count(category)))
 
     def __len__(self) -> int:
         return sum(len(shelf.ids) for shelf in self._shelves.values())

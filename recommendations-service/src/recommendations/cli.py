@@ -8,11 +8,14 @@ import os
 import sys
 from pathlib import Path
 
+from opentelemetry import trace
+
 from recommendations.catalog import CatalogError, build_catalog, default_csv, load_catalog, read_csv
 from recommendations.logs import configure_logging
+from recommendations.processes import serve_processes
 from recommendations.server import StartupError, serve
 from recommendations.settings import Settings, SettingsError, describe_variables
-from recommendations.telemetry import TelemetryError
+from recommendations.telemetry import TelemetryError, check_tracing
 from recommendations.telemetry import configure as configure_tracing
 
 EXIT_CONFIG = 2
@@ -76,18 +79,36 @@ def _build_catalog(csv_path: Path | None, output: Path) -> int:
 def _serve() -> int:
     try:
         settings = Settings.from_env(os.environ)
-        tracing = configure_tracing(os.environ)
+        check_tracing(os.environ)
     except (SettingsError, TelemetryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    if settings.processes == 1:
+        return run_server(settings)
     configure_logging(settings.log_level)
+    try:
+        return serve_processes(settings)
+    except StartupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_STARTUP
+
+
+def run_server(settings: Settings, *, shared_port: bool = False) -> int:
+    """Load the catalog and serve it until a signal; the exit status (settings and the OTEL_*
+    variables already checked)."""
+    configure_logging(settings.log_level)
+    tracer_provider = configure_tracing(os.environ)
+    if tracer_provider is not None:
+        # Installed for the whole process: spans a handler starts with trace.get_tracer(__name__)
+        # join the server's.
+        trace.set_tracer_provider(tracer_provider)
     try:
         catalog = load_catalog(settings.catalog)
         source = "packaged" if settings.catalog is None else str(settings.catalog)
         logging.getLogger(__name__).info(
             "catalog loaded", extra={"fields": {"catalog": source, "books": len(catalog)}}
         )
-        serve(settings, catalog, tracing)
+        serve(settings, catalog, tracer_provider, shared_port=shared_port)
     except (CatalogError, StartupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_STARTUP

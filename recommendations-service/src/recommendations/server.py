@@ -1,4 +1,4 @@
-"""Composition: the gRPC server with servicer, health, reflection, interceptors, TLS and metrics.
+"""Composition: the gRPC server with servicers, health, reflection, interceptors, TLS and metrics.
 
 `start` builds and starts everything and returns a `RunningServer`; `serve` is the process's main
 loop: start, wait for SIGTERM or SIGINT, then shut down gracefully.
@@ -7,16 +7,17 @@ loop: start, wait for SIGTERM or SIGINT, then shut down gracefully.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import ssl
 import time
 from concurrent import futures
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 from prometheus_client import (
     CollectorRegistry,
     GCCollector,
@@ -25,29 +26,26 @@ from prometheus_client import (
     start_http_server,
 )
 
-from recommendations import health
-from recommendations.executor import WorkerPool
+from recommendations import health, servicer
 from recommendations.interceptors import (
     AccessLogInterceptor,
+    DecodingInterceptor,
     ExceptionToStatusInterceptor,
     MetricsInterceptor,
     ServerMetrics,
     TracingInterceptor,
-    UnaryInterceptor,
-    apply_interceptors,
 )
-from recommendations.receiving import Watchdog
 from recommendations.recommender import Recommender
-from recommendations.servicer import SERVICE_NAMES, method_handlers
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import FrameType
     from wsgiref.simple_server import WSGIServer
 
+    from opentelemetry.sdk.trace import TracerProvider
+
     from recommendations.catalog import Catalog
     from recommendations.settings import Settings, TlsFiles
-    from recommendations.telemetry import Tracing
 
 MAX_REQUEST_BYTES = 64 * 1024
 """Requests larger than this are refused with RESOURCE_EXHAUSTED before any handler runs."""
@@ -65,16 +63,15 @@ class RunningServer:
 
     settings: Settings
     server: grpc.Server
-    pool: WorkerPool
-    watchdog: Watchdog
+    executor: futures.ThreadPoolExecutor
     health: health.HealthServicer
     health_server: grpc.Server | None
-    metrics_http: WSGIServer
+    metrics_http: WSGIServer | None
     port: int
     health_port: int | None
-    metrics_port: int
+    metrics_port: int | None
     registry: CollectorRegistry
-    tracing: Tracing | None = None
+    tracer_provider: TracerProvider | None = None
 
     def shutdown(self) -> None:
         """Report NOT_SERVING, keep serving for the drain delay, then stop within the grace."""
@@ -84,51 +81,51 @@ class RunningServer:
             extra={"fields": {"drain_seconds": self.settings.drain_seconds}},
         )
         time.sleep(self.settings.drain_seconds)
-        grace = self.settings.grace_seconds
+        self.stop(self.settings.grace_seconds)
+        _log.info("stopped")
+
+    def stop(self, grace: float | None) -> None:
+        """Stop serving: calls in flight get `grace` seconds (None: none) to finish."""
         stopped = [self.server.stop(grace)]
         if self.health_server is not None:
             stopped.append(self.health_server.stop(grace))
         for event in stopped:
             event.wait()
-        self.watchdog.stop()
-        self.pool.shutdown()
-        self.metrics_http.shutdown()
-        self.metrics_http.server_close()
-        if self.tracing is not None:
-            self.tracing.shutdown()
-        _log.info("stopped")
+        self.executor.shutdown()
+        if self.metrics_http is not None:
+            self.metrics_http.shutdown()
+            self.metrics_http.server_close()
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()
 
 
-def start(settings: Settings, catalog: Catalog, tracing: Tracing | None = None) -> RunningServer:
-    """Build, bind and start the server for `catalog`, with server spans when `tracing` is
-    given; raise `StartupError` if it cannot."""
+def start(
+    settings: Settings,
+    catalog: Catalog,
+    tracer_provider: TracerProvider | None = None,
+    *,
+    shared_port: bool = False,
+) -> RunningServer:
+    """Build, bind and start the server for `catalog`, with server spans from `tracer_provider`
+    when given; raise `StartupError` if it cannot.
+
+    With `shared_port`, the server is one of several processes on the same ports (SO_REUSEPORT,
+    see `processes`), and serves no metrics port: the parent process serves them all.
+    """
     # Each server has its own registry, so several servers in one process (tests) count apart.
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
-    interceptors = compose_interceptors(ServerMetrics(registry), tracing)
-    pool = WorkerPool(
-        settings.workers, max_workers=settings.max_concurrent_calls, thread_name_prefix="grpc"
-    )
-    watchdog = Watchdog(pool, timeout=settings.receive_timeout_seconds, registry=registry)
-    services: dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]] = {}
-    # One recommender for both API versions: they serve the same orders of the same catalog.
-    for service, methods in method_handlers(Recommender(catalog), catalog).items():
-        services[service] = {
-            name: apply_interceptors(f"/{service}/{name}", handler, interceptors)
-            for name, handler in methods.items()
-        }
+    interceptors = server_interceptors(ServerMetrics(registry), tracer_provider)
+    executor = futures.ThreadPoolExecutor(settings.workers, thread_name_prefix="grpc")
+    server = _server(settings, executor, interceptors, shared_port=shared_port)
+    servicer.add_to_server(Recommender(catalog), server)
     health_servicer = health.HealthServicer()
-    health_service = _handlers_of(health_pb2_grpc.add_HealthServicer_to_server, health_servicer)
-    services |= health_service
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
-        names = (*services, reflection.SERVICE_NAME)
-        services |= _handlers_of(
-            reflection_pb2_grpc.add_ServerReflectionServicer_to_server,
-            reflection.ReflectionServicer(names),
-        )
-    server = _server(settings, pool, watchdog, services)
+        names = (*servicer.SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME)
+        reflection.enable_server_reflection(names, server)
     address = f"{settings.bind}:{settings.port}"
     health_server = None
     health_port = None
@@ -138,52 +135,61 @@ def start(settings: Settings, catalog: Catalog, tracing: Tracing | None = None) 
         credentials = _server_credentials(settings.tls)
         port = _bind(address, lambda: server.add_secure_port(address, credentials))
         # Kubernetes' gRPC probes speak plaintext only: a separate server, health and nothing else.
-        health_server = _server(settings, pool, watchdog, health_service)
+        health_server = _server(settings, executor, interceptors, shared_port=shared_port)
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
         health_address = f"{settings.bind}:{settings.health_port}"
         health_port = _bind(health_address, lambda: health_server.add_insecure_port(health_address))
-    metrics_http = _start_metrics(settings, registry)
+    metrics_http = None if shared_port else start_metrics(settings, registry)
     server.start()
     if health_server is not None:
         health_server.start()
-    for name in ("", *SERVICE_NAMES):
+    for name in ("", *servicer.SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(
         settings=settings,
         server=server,
-        pool=pool,
-        watchdog=watchdog,
+        executor=executor,
         health=health_servicer,
         health_server=health_server,
         metrics_http=metrics_http,
         port=port,
         health_port=health_port,
-        metrics_port=metrics_http.server_port,
+        metrics_port=None if metrics_http is None else metrics_http.server_port,
         registry=registry,
-        tracing=tracing,
+        tracer_provider=tracer_provider,
     )
 
 
-def compose_interceptors(metrics: ServerMetrics, tracing: Tracing | None) -> list[UnaryInterceptor]:
-    """The interceptors of the API's methods, outermost first.
+def server_interceptors(
+    metrics: ServerMetrics, tracer_provider: TracerProvider | None
+) -> list[grpc.ServerInterceptor]:
+    """The server's interceptors, outermost first.
 
     The server span, when tracing is on, encloses everything, so that the access log's lines
-    carry its ids; the access log sees the final status and full latency; exceptions are turned
-    into statuses innermost, so metrics and logs count INTERNAL, not a raw exception. They are
-    composed once per method at registration, not per call by grpcio (see
-    `apply_interceptors`); so they cover the recommendations methods, not health or reflection.
-    With tracing off there is no tracing interceptor at all: a call does no tracing work.
+    carry its ids; the access log and the metrics see the final status and full latency;
+    exceptions are turned into statuses, and undecodable requests refused, innermost, so metrics
+    and logs count INTERNAL and INVALID_ARGUMENT, not a raw exception. With tracing off there is
+    no tracing interceptor at all: a call does no tracing work.
     """
-    interceptors: list[UnaryInterceptor] = [
+    interceptors: list[grpc.ServerInterceptor] = [
         AccessLogInterceptor(),
         MetricsInterceptor(metrics),
         ExceptionToStatusInterceptor(),
+        DecodingInterceptor(),
     ]
-    if tracing is not None:
-        interceptors.insert(0, TracingInterceptor(tracing))
+    if tracer_provider is not None:
+        untraced = frozenset({health.SERVICE_NAME})
+        interceptors.insert(0, TracingInterceptor(tracer_provider, untraced=untraced))
     return interceptors
 
 
-def serve(settings: Settings, catalog: Catalog, tracing: Tracing | None = None) -> None:
+def serve(
+    settings: Settings,
+    catalog: Catalog,
+    tracer_provider: TracerProvider | None = None,
+    *,
+    shared_port: bool = False,
+) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully (the caller exits with 0)."""
     received: list[int] = []
 
@@ -192,18 +198,19 @@ def serve(settings: Settings, catalog: Catalog, tracing: Tracing | None = None) 
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    running = start(settings, catalog, tracing)
+    running = start(settings, catalog, tracer_provider, shared_port=shared_port)
     _log.info(
         "serving",
         extra={
             "fields": {
                 "port": running.port,
+                "pid": os.getpid(),
                 "health_port": running.health_port,
                 "workers": settings.workers,
                 "metrics_port": running.metrics_port,
                 "tls": settings.tls is not None,
                 "mutual_tls": settings.tls is not None and settings.tls.client_ca is not None,
-                "tracing": tracing is not None,
+                "tracing": tracer_provider is not None,
             }
         },
     )
@@ -215,62 +222,40 @@ def serve(settings: Settings, catalog: Catalog, tracing: Tracing | None = None) 
     while not received:
         time.sleep(0.1)
     _log.info("signal received", extra={"fields": {"signal": signal.Signals(received[0]).name}})
+    # Further signals change nothing, and one that came while the interpreter exits (when it
+    # has put the default handlers back) would kill the process: a Ctrl+C reaches every process
+    # of the group, and a multi-process parent passes the signal on as well.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     running.shutdown()
 
 
 def _server(
     settings: Settings,
-    pool: WorkerPool,
-    watchdog: Watchdog,
-    services: dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]],
+    executor: futures.ThreadPoolExecutor,
+    interceptors: list[grpc.ServerInterceptor],
+    *,
+    shared_port: bool,
 ) -> grpc.Server:
-    """A server for `services`, their handlers reading requests through the watchdog."""
-    # grpcio accepts any Executor (it only calls submit); its type stubs name ThreadPoolExecutor.
-    server = grpc.server(
-        cast("futures.ThreadPoolExecutor", pool),
-        options=_channel_options(settings),
+    return grpc.server(
+        executor,
+        interceptors=interceptors,
+        options=_channel_options(settings, shared_port=shared_port),
         maximum_concurrent_rpcs=settings.max_concurrent_calls,
     )
-    for service, methods in services.items():
-        handlers = {
-            name: watchdog.wrap(f"/{service}/{name}", handler) for name, handler in methods.items()
-        }
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
-        server.add_registered_method_handlers(service, handlers)
-    return server
 
 
-class _Registrations:
-    """Stands in for a server to collect what a generated `add_..._to_server` registers."""
-
-    def __init__(self) -> None:
-        self.services: dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]] = {}
-
-    def add_generic_rpc_handlers(self, handlers: object) -> None:
-        """Ignored: the same handlers also come through `add_registered_method_handlers`."""
-
-    def add_registered_method_handlers(
-        self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
-    ) -> None:
-        """Keep the service's handlers by rpc name."""
-        self.services[service] = dict(handlers)
-
-
-def _handlers_of(
-    add: Callable[[Any, grpc.Server], None], servicer: object
-) -> dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]]:
-    """The handlers a generated `add_..._to_server(servicer, server)` function registers."""
-    registrations = _Registrations()
-    add(servicer, cast("grpc.Server", registrations))
-    return registrations.services
-
-
-def _channel_options(settings: Settings) -> list[tuple[str, int]]:
+def _channel_options(settings: Settings, *, shared_port: bool) -> list[tuple[str, int]]:
     def ms(seconds: float) -> int:
         return int(seconds * 1000)
 
     return [
         ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+        # A call holds a worker from its headers on, even while its client withholds the
+        # request: so each connection gets a bounded share of the calls at once.
+        ("grpc.max_concurrent_streams", settings.max_calls_per_connection),
+        # A connection that never finishes its TLS and HTTP/2 handshake is closed.
+        ("grpc.server_handshake_timeout_ms", ms(settings.handshake_timeout_seconds)),
         ("grpc.keepalive_time_ms", ms(settings.keepalive_seconds)),
         ("grpc.keepalive_timeout_ms", ms(settings.keepalive_timeout_seconds)),
         ("grpc.max_connection_age_ms", ms(settings.max_connection_age_seconds)),
@@ -278,8 +263,9 @@ def _channel_options(settings: Settings) -> list[tuple[str, int]]:
         # Clients may keep idle connections alive with pings, but no more often than every 10 s.
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
-        # A taken port must fail start-up, not be silently shared with another process.
-        ("grpc.so_reuseport", 0),
+        # A taken port must fail start-up, not be silently shared with another process; the
+        # processes of one server (`processes`) share theirs on purpose.
+        ("grpc.so_reuseport", int(shared_port)),
     ]
 
 
@@ -318,7 +304,8 @@ def _server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
     )
 
 
-def _start_metrics(settings: Settings, registry: CollectorRegistry) -> WSGIServer:
+def start_metrics(settings: Settings, registry: CollectorRegistry) -> WSGIServer:
+    """Serve `registry` on the metrics port; raise `StartupError` if the port cannot be used."""
     host = settings.bind.removeprefix("[").removesuffix("]")
     try:
         httpd, _thread = start_http_server(settings.metrics_port, addr=host, registry=registry)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -28,19 +28,17 @@ class Variable:
     help: str
 
 
-AUTO_WORKERS = 4
-"""The workers "auto" means where the process may run on several CPUs.
+DEFAULT_WORKERS = 16
+"""Threads handling calls unless RECOMMENDATIONS_WORKERS says otherwise.
 
-Calls are short and CPU-bound, and what their threads cost is the GIL's hand-offs between
-grpcio's poller and the workers. Where the threads may run on several CPUs, each extra thread adds
-hand-offs from one CPU to another: 4 cost the least (with 8, the website served 6% fewer pages).
-benchmarks/README.md has the figures."""
+A call holds a thread from its headers on, even while its client withholds the request, so the
+threads must outnumber what one connection may hold (RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION)
+with room for everyone else. The threads start as calls need them: an idle server has few."""
 
-AUTO_WORKERS_ON_ONE_CPU = 8
-"""The workers "auto" means where the process may run on one CPU only (taskset, a cpuset).
-
-There the hand-offs stay on one CPU, and more workers let the poller hand each wake-up several
-calls' messages: 8 cost the least per call (4 cost 9% more)."""
+DEFAULT_CALLS_PER_CONNECTION = 8
+"""Calls one connection may have open at once unless the variable says otherwise: twice what
+one website process runs at once (MARKETPLACE_THREADS, 4), because gRPC core counts a finished
+call against the limit until the server has let go of it, and refuses the streams beyond."""
 
 VARIABLES = (
     Variable("RECOMMENDATIONS_PORT", "50051", "a port 0-65535", "gRPC port (0 picks a free one)"),
@@ -84,22 +82,36 @@ VARIABLES = (
     ),
     Variable(
         "RECOMMENDATIONS_WORKERS",
-        "auto",
-        "an integer 1-256, or auto",
-        f"threads handling calls; auto: {AUTO_WORKERS_ON_ONE_CPU} if the process may run on one"
-        f" CPU only, else {AUTO_WORKERS}",
+        str(DEFAULT_WORKERS),
+        "an integer 2-256",
+        "threads handling calls, started as calls need them",
+    ),
+    Variable(
+        "RECOMMENDATIONS_PROCESSES",
+        "1",
+        "an integer 1-64, or auto",
+        "server processes sharing the ports (SO_REUSEPORT), each with its own workers; auto: one"
+        " per CPU the process may use",
     ),
     Variable(
         "RECOMMENDATIONS_MAX_CONCURRENT_CALLS",
         "256",
         "an integer 1-10000",
-        "calls served at once (beyond it, RESOURCE_EXHAUSTED at once); also the most threads",
+        "calls served or waiting for a worker at once (beyond it, RESOURCE_EXHAUSTED at once)",
     ),
     Variable(
-        "RECOMMENDATIONS_RECEIVE_TIMEOUT_SECONDS",
-        "2",
+        "RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION",
+        str(DEFAULT_CALLS_PER_CONNECTION),
+        "an integer 1-1000",
+        "calls one connection may have open at once (HTTP/2 max concurrent streams); below"
+        " RECOMMENDATIONS_WORKERS, so that no one connection can hold every worker",
+    ),
+    Variable(
+        "RECOMMENDATIONS_HANDSHAKE_TIMEOUT_SECONDS",
+        "5",
         "a number > 0",
-        "cancel a call whose request message has not arrived this long after it started",
+        "close a connection that has not finished its TLS and HTTP/2 handshake this long after"
+        " it opened",
     ),
     Variable(
         "RECOMMENDATIONS_KEEPALIVE_SECONDS",
@@ -158,9 +170,11 @@ class Settings:
     grace_seconds: float = 10.0
     tls: TlsFiles | None = None
     health_port: int = 50052
-    workers: int = field(default_factory=lambda: _workers("auto"))
+    workers: int = DEFAULT_WORKERS
+    processes: int = 1
     max_concurrent_calls: int = 256
-    receive_timeout_seconds: float = 2.0
+    max_calls_per_connection: int = DEFAULT_CALLS_PER_CONNECTION
+    handshake_timeout_seconds: float = 5.0
     keepalive_seconds: float = 60.0
     keepalive_timeout_seconds: float = 20.0
     max_connection_age_seconds: float = 300.0
@@ -184,6 +198,14 @@ class Settings:
                 "RECOMMENDATIONS_TLS_KEY (mutual TLS is TLS first)"
             )
         tls = TlsFiles(cert, key, client_ca) if cert is not None and key is not None else None
+        workers = get("RECOMMENDATIONS_WORKERS", _workers)
+        per_connection = get("RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION", _calls_per_connection)
+        if per_connection >= workers:
+            raise SettingsError(
+                f"RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION must be below RECOMMENDATIONS_WORKERS"
+                f" ({workers}), so that one connection cannot hold every worker;"
+                f" got {per_connection}"
+            )
         return cls(
             port=get("RECOMMENDATIONS_PORT", _port),
             bind=get("RECOMMENDATIONS_BIND", _text),
@@ -194,9 +216,11 @@ class Settings:
             grace_seconds=get("RECOMMENDATIONS_GRACE_SECONDS", _non_negative),
             tls=tls,
             health_port=get("RECOMMENDATIONS_HEALTH_PORT", _port),
-            workers=get("RECOMMENDATIONS_WORKERS", _workers),
+            workers=workers,
+            processes=get("RECOMMENDATIONS_PROCESSES", _processes),
             max_concurrent_calls=get("RECOMMENDATIONS_MAX_CONCURRENT_CALLS", _concurrent_calls),
-            receive_timeout_seconds=get("RECOMMENDATIONS_RECEIVE_TIMEOUT_SECONDS", _positive),
+            max_calls_per_connection=per_connection,
+            handshake_timeout_seconds=get("RECOMMENDATIONS_HANDSHAKE_TIMEOUT_SECONDS", _positive),
             keepalive_seconds=get("RECOMMENDATIONS_KEEPALIVE_SECONDS", _positive),
             keepalive_timeout_seconds=get("RECOMMENDATIONS_KEEPALIVE_TIMEOUT_SECONDS", _positive),
             max_connection_age_seconds=get("RECOMMENDATIONS_MAX_CONNECTION_AGE_SECONDS", _positive),
@@ -246,25 +270,32 @@ def _port(raw: str) -> int:
 
 
 def _workers(raw: str) -> int:
-    if raw == "auto":
-        return AUTO_WORKERS_ON_ONE_CPU if _usable_cpus() == 1 else AUTO_WORKERS
     workers = int(raw)
-    if not 1 <= workers <= 256:
+    if not 2 <= workers <= 256:
         raise ValueError(raw)
     return workers
 
 
-def _usable_cpus() -> int:
-    # The CPUs this process may run on (taskset, cpusets); the machine's count where the system
-    # cannot tell.
-    if hasattr(os, "sched_getaffinity"):
+def _processes(raw: str) -> int:
+    if raw == "auto":
+        # The CPUs this process may run on (taskset, a cpuset), not the machine's.
         return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    processes = int(raw)
+    if not 1 <= processes <= 64:
+        raise ValueError(raw)
+    return processes
 
 
 def _concurrent_calls(raw: str) -> int:
     calls = int(raw)
     if not 1 <= calls <= 10_000:
+        raise ValueError(raw)
+    return calls
+
+
+def _calls_per_connection(raw: str) -> int:
+    calls = int(raw)
+    if not 1 <= calls <= 1000:
         raise ValueError(raw)
     return calls
 

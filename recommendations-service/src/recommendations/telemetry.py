@@ -6,13 +6,14 @@ is `otlp`; OTEL_TRACES_EXPORTER=none or OTEL_SDK_DISABLED=true turn it off whate
 Off, `configure` returns None and nothing is built: no exporter, no thread, and the server
 composes no tracing interceptor, so a call does no tracing work at all.
 
-On, the spans (made by `interceptors.tracing`) go through the OpenTelemetry SDK's batching and
-OTLP exporters, which read their own variables from the environment:
+On, it builds the OpenTelemetry SDK's `TracerProvider`, whose spans (the server's, made by
+`interceptors.tracing`, and any a handler starts) go through the SDK's batching and OTLP
+exporters, which read their own variables from the environment:
 
 - the resource: `service.name` is `recommendations` unless OTEL_SERVICE_NAME or
   OTEL_RESOURCE_ATTRIBUTES names another; OTEL_RESOURCE_ATTRIBUTES adds attributes;
 - the sampler: OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG (default `parentbased_always_on`),
-  decided as the SDK's samplers decide (`Sampling`);
+  the SDK's own samplers;
 - the exporter: OTLP over OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL, `grpc`
   (the default, as in the SDK's own auto-configuration) or `http/protobuf`; its endpoint, headers,
   timeout, compression and certificates from the OTEL_EXPORTER_OTLP_* variables;
@@ -28,19 +29,26 @@ a typo cannot silently sample every call. The website reads the same variables t
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    DEFAULT_OFF,
+    DEFAULT_ON,
+    ParentBasedTraceIdRatio,
+    Sampler,
+    TraceIdRatioBased,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from opentelemetry.sdk.trace import SpanProcessor
 
 DEFAULT_SERVICE_NAME = "recommendations"
 """The `service.name` of the service's spans unless OTEL_SERVICE_NAME says otherwise."""
@@ -60,84 +68,35 @@ PROTOCOLS = ("grpc", "http/protobuf")
 
 _ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 _EXPORTERS = ("otlp", "none")
-_LOW_64_BITS = (1 << 64) - 1
 
 
 class TelemetryError(ValueError):
     """An OTEL_* variable has a value the service cannot use; the message is one line naming it."""
 
 
-@dataclass(frozen=True, slots=True)
-class Sampling:
-    """Whether a server span is sampled, as the SDK's sampler named by OTEL_TRACES_SAMPLER decides.
+def configure(env: Mapping[str, str] = os.environ) -> TracerProvider | None:
+    """The tracer provider the OTEL_* variables of `env` ask for, or None when they leave
+    tracing off.
 
-    A new trace is sampled when the low 64 bits of its trace id are below `bound` (the SDK's
-    TraceIdRatioBased; `always_on` is the ratio 1, `always_off` the ratio 0). With a parent-based
-    sampler, a call whose caller sent its trace context follows the caller's decision (the
-    sampled flag of `traceparent`) instead. The tests check every sampler against the SDK's own.
-    """
-
-    parent_based: bool
-    bound: int
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Sampling:
-        """The sampling OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG ask for; raises
-        `TelemetryError` for a value the SDK would replace with its default."""
-        sampler = _value(env, "OTEL_TRACES_SAMPLER").lower() or SAMPLERS[0]
-        if sampler not in SAMPLERS:
-            raise TelemetryError(
-                f"OTEL_TRACES_SAMPLER must be one of {', '.join(SAMPLERS)}, got {sampler!r}"
-            )
-        root = sampler.removeprefix("parentbased_")
-        if root == "traceidratio":
-            raw = _value(env, "OTEL_TRACES_SAMPLER_ARG")
-            try:
-                ratio = float(raw)
-            except ValueError:
-                ratio = -1.0
-            if not 0.0 <= ratio <= 1.0:
-                raise TelemetryError(
-                    f"OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1 for {sampler},"
-                    f" got {raw!r}"
-                )
-        else:
-            ratio = 1.0 if root == "always_on" else 0.0
-        return cls(sampler != root, TraceIdRatioBased.get_bound_for_rate(ratio))
-
-    def sampled(self, trace_id: int, caller_sampled: bool | None) -> bool:
-        """Whether the span of a call on `trace_id` is sampled; `caller_sampled` is the caller's
-        decision (its span is remote and valid), or None for a call that starts a trace."""
-        if caller_sampled is not None and self.parent_based:
-            return caller_sampled
-        return trace_id & _LOW_64_BITS < self.bound
-
-
-@dataclass(frozen=True, slots=True)
-class Tracing:
-    """What the tracing interceptor needs: the sampling, the resource its spans describe, and
-    the span processor that batches them for the exporter (and owns its thread)."""
-
-    sampling: Sampling
-    resource: Resource
-    processor: SpanProcessor
-
-    def shutdown(self) -> None:
-        """Export the spans still queued, then stop the exporter's thread."""
-        self.processor.shutdown()
-
-
-def configure(env: Mapping[str, str] = os.environ) -> Tracing | None:
-    """Tracing as the OTEL_* variables of `env` ask for, or None when they leave it off.
-
-    The SDK reads its own variables from the process environment: pass `os.environ` (the
-    default) outside tests. Raises `TelemetryError` for a value the SDK would silently replace.
+    The provider samples with the sampler OTEL_TRACES_SAMPLER names and batches its spans to the
+    OTLP exporter, which reads its own variables from the process environment: pass `os.environ`
+    (the default) outside tests. The caller installs it (`trace.set_tracer_provider`) and shuts
+    it down. Raises `TelemetryError` for a value the SDK would silently replace.
     """
     if not enabled(env):
         return None
-    sampling = Sampling.from_env(env)
+    sampler = _sampler(env)
     exporter = GrpcExporter() if _protocol(env) == "grpc" else HttpExporter()
-    return Tracing(sampling, _resource(), BatchSpanProcessor(exporter))
+    provider = TracerProvider(resource=_resource(), sampler=sampler)
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def check_tracing(env: Mapping[str, str]) -> None:
+    """Raise `TelemetryError` for an OTEL_* value `configure` would refuse, building nothing."""
+    if enabled(env):
+        _sampler(env)
+        _protocol(env)
 
 
 def enabled(env: Mapping[str, str]) -> bool:
@@ -152,6 +111,33 @@ def enabled(env: Mapping[str, str]) -> bool:
     if exporter:
         return exporter == "otlp"
     return any(_value(env, name) for name in _ENDPOINTS)
+
+
+def _sampler(env: Mapping[str, str]) -> Sampler:
+    """The sampler OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG name, as the SDK builds it."""
+    name = _value(env, "OTEL_TRACES_SAMPLER").lower() or SAMPLERS[0]
+    fixed = {
+        "parentbased_always_on": DEFAULT_ON,
+        "parentbased_always_off": DEFAULT_OFF,
+        "always_on": ALWAYS_ON,
+        "always_off": ALWAYS_OFF,
+    }
+    if name in fixed:
+        return fixed[name]
+    if name not in SAMPLERS:
+        raise TelemetryError(
+            f"OTEL_TRACES_SAMPLER must be one of {', '.join(SAMPLERS)}, got {name!r}"
+        )
+    raw = _value(env, "OTEL_TRACES_SAMPLER_ARG")
+    try:
+        ratio = float(raw)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        raise TelemetryError(
+            f"OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1 for {name}, got {raw!r}"
+        )
+    return TraceIdRatioBased(ratio) if name == "traceidratio" else ParentBasedTraceIdRatio(ratio)
 
 
 def _value(env: Mapping[str, str], name: str) -> str:

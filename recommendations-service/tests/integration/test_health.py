@@ -56,7 +56,8 @@ def _watch_churn(target: str, *, clients: int = CLIENTS, cycles: int = CYCLES) -
     failures: list[str] = []
 
     def client() -> None:
-        with grpc.insecure_channel(target) as channel:
+        # A connection of its own, as each client of a real server has.
+        with grpc.insecure_channel(target, [("grpc.use_local_subchannel_pool", 1)]) as channel:
             watch = _health(channel).Watch
             for _ in range(cycles):
                 call = watch(health_pb2.HealthCheckRequest(), timeout=2)

@@ -81,8 +81,40 @@ def test_metrics_count_calls_per_method_and_code(start_server) -> None:
     assert value("grpc_server_handled_total", **recommend, grpc_code="OK") == 4
     assert value("grpc_server_handled_total", **recommend, grpc_code="INVALID_ARGUMENT") == 2
     assert value("grpc_server_handling_seconds_count", **recommend) == 6
-    assert value("grpc_server_in_flight", **recommend) == 0
+    # Calls in flight are started less handled: no gauge to keep per call.
+    assert not any(name == "grpc_server_in_flight" for name, _ in samples)
     assert value("process_cpu_seconds_total") > 0
+
+
+def test_the_latency_buckets_are_pinned_and_health_and_reflection_keep_their_types(
+    start_server,
+) -> None:
+    running = start_server()
+    with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        RecommendationsServiceStub(channel).Recommend(
+            RecommendRequest(user_id=1, category=BOOK_CATEGORY_MYSTERY)
+        )
+        health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        ProtoReflectionDescriptorDatabase(channel).get_services()
+    url = f"http://127.0.0.1:{running.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        families = {f.name: f for f in text_string_to_metric_families(reply.read().decode())}
+    bounds = [
+        s.labels["le"]
+        for s in families["grpc_server_handling_seconds"].samples
+        if s.name.endswith("_bucket") and s.labels["grpc_service"] == SERVICE
+    ]
+    assert bounds == [
+        "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
+        "1.0", "2.5", "+Inf",
+    ]  # fmt: skip
+    types = {
+        (s.labels["grpc_service"], s.labels["grpc_method"]): s.labels["grpc_type"]
+        for s in families["grpc_server_started"].samples
+    }
+    assert types[("grpc.health.v1.Health", "Check")] == "unary"
+    reflection = ("grpc.reflection.v1alpha.ServerReflection", "ServerReflectionInfo")
+    assert types[reflection] == "bidi_stream"
 
 
 def test_a_request_over_64_kib_is_resource_exhausted(channel) -> None:

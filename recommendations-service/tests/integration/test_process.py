@@ -20,6 +20,8 @@ from recommendations.catalog import build_catalog, default_csv, load_catalog, re
 from recommendations.domain import Book, Category
 from recommendations.settings import VARIABLES
 
+from harness.processes import wait_until
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -217,3 +219,51 @@ def test_a_sigterm_taken_by_another_thread_stops_the_server_too(
     assert replica.process.wait(timeout=10) == 0
     messages = replica.log_messages()
     assert messages[messages.index("serving") + 1 :] == ["signal received", "draining", "stopped"]
+
+
+def _children(pid: int) -> set[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    found: set[int] = set()
+    for task in tasks.iterdir():
+        found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+def _serving_pids(replica: Replica) -> set[int]:
+    """The processes that logged "serving", once two have."""
+    wait_until(lambda: replica.log_messages().count("serving") == 2, timeout=30)
+    lines = replica.supervisor.log_of(replica.name).read_text().splitlines()
+    return {json.loads(line)["pid"] for line in lines if '"message": "serving"' in line}
+
+
+def test_several_processes_share_the_port_their_metrics_add_up_and_sigterm_drains_them_all(
+    start_process: Callable[..., Replica],
+) -> None:
+    replica = start_process(RECOMMENDATIONS_PROCESSES="2")
+    parent = replica.process
+    assert parent is not None
+    pids = _serving_pids(replica)
+    assert len(pids) == 2
+    assert pids <= _children(parent.pid)
+    calls = 40
+    request = RecommendRequest(user_id=3, category=BOOK_CATEGORY_MYSTERY)
+    for _ in range(calls):  # each on a connection of its own: the kernel spreads connections
+        with grpc.insecure_channel(replica.address, [("grpc.use_local_subchannel_pool", 1)]) as ch:
+            assert len(RecommendationsServiceStub(ch).Recommend(request, timeout=5).recommendations)
+    assert replica.handled() == {"OK": calls}
+
+    assert replica.terminate(timeout=30) == 0
+    assert all(not Path(f"/proc/{pid}").exists() for pid in pids)
+    assert replica.log_messages().count("stopped") == 2
+
+
+def test_a_process_that_dies_stops_the_others_and_the_parent_fails(
+    start_process: Callable[..., Replica],
+) -> None:
+    replica = start_process(RECOMMENDATIONS_PROCESSES="2")
+    parent = replica.process
+    assert parent is not None
+    first, second = sorted(_serving_pids(replica))
+    os.kill(first, signal.SIGKILL)
+    assert parent.wait(timeout=30) == 1
+    assert not Path(f"/proc/{second}").exists()

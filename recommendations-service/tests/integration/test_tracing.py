@@ -1,5 +1,6 @@
 """Server spans from a real server: parent from the caller's traceparent, the RPC attributes,
-statuses, sampling, log lines joined to the span; and with tracing off, no tracing at all.
+statuses, sampling, a handler's own span as the server span's child, log lines joined to the
+span; and with tracing off, no tracing at all.
 
 The spans go to the SDK's in-memory exporter here; tests/observability receives them over OTLP
 from real processes."""
@@ -20,27 +21,30 @@ from bookshop.recommendations.v2.recommendations_pb2 import (
     RecommendRequest,
 )
 from bookshop.recommendations.v2.recommendations_pb2_grpc import RecommendationsServiceStub
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator, default_getter, default_setter
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler
 from opentelemetry.trace import SpanKind, StatusCode, get_current_span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import CollectorRegistry
 from recommendations.interceptors import (
     AccessLogInterceptor,
+    DecodingInterceptor,
     ExceptionToStatusInterceptor,
     MetricsInterceptor,
     ServerMetrics,
     TracingInterceptor,
 )
 from recommendations.logs import JsonFormatter
-from recommendations.server import compose_interceptors
-from recommendations.telemetry import Sampling, Tracing, configure
+from recommendations.server import server_interceptors
+from recommendations.telemetry import configure
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,7 +54,7 @@ if TYPE_CHECKING:
 V2 = "bookshop.recommendations.v2.RecommendationsService"
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 PARENT_ID = "b7ad6b7169203331"
-ALWAYS = Sampling(parent_based=True, bound=1 << 64)
+ALWAYS = ParentBased(ALWAYS_ON)
 
 
 @pytest.fixture
@@ -58,17 +62,20 @@ def exported() -> InMemorySpanExporter:
     return InMemorySpanExporter()
 
 
+def _provider(exported: InMemorySpanExporter, sampler: Sampler = ALWAYS) -> TracerProvider:
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "recommendations"}), sampler=sampler
+    )
+    provider.add_span_processor(SimpleSpanProcessor(exported))
+    return provider
+
+
 @pytest.fixture
 def serve_traced(start_server, exported: InMemorySpanExporter) -> Callable[..., RunningServer]:
     """Start servers whose spans go to `exported`."""
 
-    def _start(sampling: Sampling = ALWAYS, catalog_: object = None) -> RunningServer:
-        tracing = Tracing(
-            sampling,
-            Resource.create({"service.name": "recommendations"}),
-            SimpleSpanProcessor(exported),
-        )
-        return start_server(catalog_, tracing=tracing)
+    def _start(sampler: Sampler = ALWAYS, catalog_: object = None) -> RunningServer:
+        return start_server(catalog_, tracer_provider=_provider(exported, sampler))
 
     return _start
 
@@ -146,7 +153,7 @@ def test_an_unsampled_caller_gets_no_span_and_a_ratio_samples_new_traces(
     running = serve_traced()
     _call(running, _traceparent("00"))
     assert exported.get_finished_spans() == ()
-    never = serve_traced(Sampling(parent_based=True, bound=0))
+    never = serve_traced(ParentBased(ALWAYS_OFF))
     _call(never)
     _call(never, _traceparent("01"))
     assert [format(s.context.trace_id, "032x") for s in exported.get_finished_spans()] == [TRACE_ID]
@@ -179,23 +186,62 @@ def _exporting_threads() -> list[str]:
 
 def test_with_tracing_off_no_interceptor_and_no_thread(start_server) -> None:
     metrics = ServerMetrics(CollectorRegistry())
-    assert [type(i) for i in compose_interceptors(metrics, None)] == [
+    assert [type(i) for i in server_interceptors(metrics, None)] == [
         AccessLogInterceptor,
         MetricsInterceptor,
         ExceptionToStatusInterceptor,
+        DecodingInterceptor,
     ]
     running = start_server()
-    assert running.tracing is None
+    assert running.tracer_provider is None
     assert _call(running) is grpc.StatusCode.OK
     assert _exporting_threads() == []
     # What the two checks above would see with tracing on:
-    tracing = configure({"OTEL_TRACES_EXPORTER": "otlp"})
-    assert tracing is not None
+    provider = configure({"OTEL_TRACES_EXPORTER": "otlp"})
+    assert provider is not None
     try:
         assert _exporting_threads() == ["OtelBatchSpanRecordProcessor"]
-        assert isinstance(compose_interceptors(metrics, tracing)[0], TracingInterceptor)
+        metrics = ServerMetrics(CollectorRegistry())
+        assert isinstance(server_interceptors(metrics, provider)[0], TracingInterceptor)
     finally:
-        tracing.shutdown()
+        provider.shutdown()
+
+
+class _CatalogThatTraces:
+    """A catalog whose lookups start a span of their own, as a developer's code in a handler
+    would: with the API's `trace.get_tracer`, from the provider installed for the process."""
+
+    def __init__(self, catalog: object) -> None:
+        self._catalog = catalog
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self._catalog, name)
+
+        def traced(*args: object) -> object:
+            with trace.get_tracer(__name__).start_as_current_span(f"catalog {name}"):
+                return method(*args)
+
+        return traced
+
+
+def test_a_span_started_in_a_handler_is_a_child_of_the_server_span(
+    start_server, catalog, exported
+) -> None:
+    provider = _provider(exported)
+    # The process-wide provider can be installed once per process: this test process's is ours.
+    trace.set_tracer_provider(provider)
+    if trace.get_tracer_provider() is not provider:
+        pytest.fail("another test installed the process's tracer provider first")
+    running = start_server(_CatalogThatTraces(catalog), tracer_provider=provider)
+    assert _call(running, _traceparent()) is grpc.StatusCode.OK
+    spans = exported.get_finished_spans()
+    (server,) = [s for s in spans if s.kind is SpanKind.SERVER]
+    inner = [s for s in spans if s.kind is SpanKind.INTERNAL]
+    assert inner, "the handler's span was not exported"
+    for span in inner:
+        assert span.parent is not None
+        assert span.parent.span_id == server.context.span_id
+        assert format(span.context.trace_id, "032x") == TRACE_ID
 
 
 TRACEPARENTS = [

@@ -34,7 +34,7 @@ def test_build_then_load_round_trips(tmp_path: Path) -> None:
     catalog = load_catalog(tmp_path / "sub" / "catalog.sqlite3")
     assert len(catalog) == len(books)
     for category in Category:
-        ids = [book.id for book in catalog.books_in(category)]
+        ids = [book.id for book in catalog.books_at(category, range(catalog.count(category)))]
         assert ids == sorted(b.id for b in books if b.category is category)
 
 
@@ -42,7 +42,7 @@ def test_the_packaged_catalog_is_the_committed_csv() -> None:
     books = read_csv(default_csv())
     catalog = load_catalog(None)
     for category in Category:
-        assert list(catalog.books_in(category)) == sorted(
+        assert list(catalog.books_at(category, range(catalog.count(category)))) == sorted(
             (b for b in books if b.category is category), key=lambda b: b.id
         )
 
@@ -96,8 +96,8 @@ def test_in_memory_catalog_orders_by_id() -> None:
     catalog = InMemoryCatalog(
         [Book(9, "B", "A", Category.MYSTERY), Book(3, "A", "A", Category.MYSTERY)]
     )
-    assert [b.id for b in catalog.books_in(Category.MYSTERY)] == [3, 9]
-    assert catalog.books_in(Category.SELF_HELP) == ()
+    assert [catalog.book_at(Category.MYSTERY, p).id for p in (0, 1)] == [3, 9]
+    assert catalog.count(Category.SELF_HELP) == 0
 
 
 def test_books_have_positions_in_order_of_id_and_are_found_by_id() -> None:

@@ -1,27 +1,32 @@
-"""Each interceptor, composed with `apply_interceptors` as the server composes them, around a
-real gRPC method on a real server and client (bytes in, bytes out)."""
+"""Each interceptor, passed to `grpc.server(interceptors=...)` as the service passes them, around
+a real gRPC method on a real server and client (bytes in, bytes out)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from concurrent import futures
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import grpc
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 from prometheus_client import CollectorRegistry
 from recommendations.interceptors import (
     AccessLogInterceptor,
     ExceptionToStatusInterceptor,
     MetricsInterceptor,
     ServerMetrics,
-    UnaryBehavior,
-    UnaryInterceptor,
-    apply_interceptors,
+    TracingInterceptor,
 )
+from recommendations.interceptors.base import Handler, MethodInterceptor, behavior_of, with_behavior
 from recommendations.interceptors.exceptions import INTERNAL_DETAILS
+from recommendations.interceptors.tracing import SERVER_ERRORS
 from recommendations.logs import JsonFormatter
 
 if TYPE_CHECKING:
@@ -39,23 +44,21 @@ def _echo(request: bytes, context: grpc.ServicerContext) -> bytes:
         context.abort(grpc.StatusCode.FAILED_PRECONDITION, "not now")
     if request == b"crash":
         raise KeyError("secret internal detail")
+    if request.startswith(b"code:"):
+        context.abort(grpc.StatusCode[request.removeprefix(b"code:").decode()], "as asked")
     return request
 
 
 @contextmanager
 def _client(
-    interceptors: Sequence[UnaryInterceptor],
+    interceptors: Sequence[grpc.ServerInterceptor],
     behavior: Callable[[bytes, grpc.ServicerContext], bytes] = _echo,
 ) -> Iterator[Callable[[bytes], bytes]]:
-    """Serve `behavior` wrapped by `interceptors` on a loopback port; yield a caller of it."""
-    handler = apply_interceptors(
-        METHOD,
-        grpc.unary_unary_rpc_method_handler(
-            behavior, request_deserializer=None, response_serializer=None
-        ),
-        interceptors,
+    """Serve `behavior` behind `interceptors` on a loopback port; yield a caller of it."""
+    handler = grpc.unary_unary_rpc_method_handler(
+        behavior, request_deserializer=None, response_serializer=None
     )
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), interceptors=interceptors)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(SERVICE, {"Echo": handler}),)
     )
@@ -133,7 +136,6 @@ class TestMetrics:
         assert self._sample(registry, "grpc_server_handling_seconds_bucket", le="+Inf") == 6
         assert self._sample(registry, "grpc_server_handling_seconds_bucket", le="2.5") == 6
         assert 0 < self._sample(registry, "grpc_server_handling_seconds_sum") < 6 * 2.5
-        assert self._sample(registry, "grpc_server_in_flight") == 0
 
     def test_an_exception_without_status_counts_as_unknown(self) -> None:
         registry = CollectorRegistry()
@@ -141,14 +143,44 @@ class TestMetrics:
             assert _code_and_details(call, b"crash")[0] is grpc.StatusCode.UNKNOWN
         assert self._sample(registry, "grpc_server_handled_total", grpc_code="UNKNOWN") == 1
 
-    def test_in_flight_counts_the_running_call(self) -> None:
+    def test_a_call_lands_in_the_bucket_of_its_duration(self) -> None:
         registry = CollectorRegistry()
 
-        def report_in_flight(_request: bytes, _context: grpc.ServicerContext) -> bytes:
-            return f"{self._sample(registry, 'grpc_server_in_flight'):g}".encode()
+        def slow(request: bytes, _context: grpc.ServicerContext) -> bytes:
+            time.sleep(0.003)  # between the 2.5 ms and 5 ms bounds
+            return request
 
-        with _client([MetricsInterceptor(ServerMetrics(registry))], report_in_flight) as call:
-            assert call(b"in-flight") == b"1"
+        with _client([MetricsInterceptor(ServerMetrics(registry))], slow) as call:
+            call(b"ok")
+        bucket = "grpc_server_handling_seconds_bucket"
+        assert self._sample(registry, bucket, le="0.0025") == 0
+        assert self._sample(registry, bucket, le="0.005") == 1
+
+
+class TestTracing:
+    @pytest.mark.parametrize("code", [c for c in grpc.StatusCode if c is not grpc.StatusCode.OK])
+    def test_only_server_errors_mark_the_span_as_an_error(self, code: grpc.StatusCode) -> None:
+        exported = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exported))
+        with _client([TracingInterceptor(provider)]) as call:
+            _code_and_details(call, f"code:{code.name}".encode())
+        (span,) = exported.get_finished_spans()
+        assert span.attributes is not None
+        assert span.attributes["rpc.grpc.status_code"] == code.value[0]
+        expected = StatusCode.ERROR if code in SERVER_ERRORS else StatusCode.UNSET
+        assert span.status.status_code is expected
+        assert (code in SERVER_ERRORS) is (
+            code
+            in {
+                grpc.StatusCode.UNKNOWN,
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                grpc.StatusCode.UNIMPLEMENTED,
+                grpc.StatusCode.INTERNAL,
+                grpc.StatusCode.UNAVAILABLE,
+                grpc.StatusCode.DATA_LOSS,
+            }
+        )  # the semantic conventions' list, written out
 
 
 class TestAccessLog:
@@ -189,22 +221,29 @@ class TestAccessLog:
         ]
 
 
-def test_interceptors_nest_with_the_first_outermost() -> None:
+def test_interceptors_nest_with_the_first_outermost_and_wrap_each_method_once() -> None:
     order: list[str] = []
+    wrapped: list[str] = []
 
-    class Recording(UnaryInterceptor):
+    class Recording(MethodInterceptor):
         def __init__(self, name: str) -> None:
+            super().__init__()
             self.name = name
 
-        def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
-            def wrapped(request: bytes, context: grpc.ServicerContext) -> bytes:
+        def wrap(self, method: str, handler: Handler) -> Handler:
+            wrapped.append(self.name)
+            behavior = behavior_of(handler)
+
+            def recorded(request: bytes, context: grpc.ServicerContext) -> bytes:
                 order.append(f"{self.name} in")
                 response: bytes = behavior(request, context)
                 order.append(f"{self.name} out")
                 return response
 
-            return wrapped
+            return with_behavior(handler, recorded)
 
     with _client([Recording("outer"), Recording("inner")]) as call:
         assert call(b"ok") == b"ok"
-    assert order == ["outer in", "inner in", "inner out", "outer out"]
+        assert call(b"ok") == b"ok"
+    assert order == ["outer in", "inner in", "inner out", "outer out"] * 2
+    assert sorted(wrapped) == ["inner", "outer"]

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -9,8 +8,6 @@ from pathlib import Path
 
 import pytest
 from recommendations.settings import (
-    AUTO_WORKERS,
-    AUTO_WORKERS_ON_ONE_CPU,
     VARIABLES,
     Settings,
     SettingsError,
@@ -32,19 +29,33 @@ def test_defaults_match_the_documented_variables() -> None:
     assert settings.log_level == logging.INFO
 
 
-def test_auto_workers_are_more_on_one_cpu_than_on_several(monkeypatch: pytest.MonkeyPatch) -> None:
-    code = "from recommendations.settings import Settings; print(Settings.from_env({}).workers)"
-    pinned = subprocess.run(
-        ["taskset", "-c", "0", sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
+def test_one_connection_may_never_hold_every_worker() -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env(
+            {"RECOMMENDATIONS_WORKERS": "8", "RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION": "8"}
+        )
+    assert str(error.value) == (
+        "RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION must be below RECOMMENDATIONS_WORKERS (8), so"
+        " that one connection cannot hold every worker; got 8"
     )
-    assert pinned.stdout.strip() == str(AUTO_WORKERS_ON_ONE_CPU)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
-    assert Settings.from_env({}).workers == AUTO_WORKERS
-    assert Settings.from_env({"RECOMMENDATIONS_WORKERS": "auto"}).workers == AUTO_WORKERS
-    assert Settings.from_env({"RECOMMENDATIONS_WORKERS": "6"}).workers == 6
+    defaults = Settings.from_env({})
+    assert defaults.max_calls_per_connection < defaults.workers
+
+
+def test_auto_processes_are_one_per_usable_cpu() -> None:
+    code = "from recommendations.settings import Settings; print(Settings.from_env({}).processes)"
+    auto = "import os; os.environ['RECOMMENDATIONS_PROCESSES'] = 'auto'; " + code.replace(
+        "{}", "os.environ"
+    )
+    for cpus in ("0", "0,1"):
+        pinned = subprocess.run(
+            ["taskset", "-c", cpus, sys.executable, "-c", auto],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert pinned.stdout.strip() == str(len(cpus.split(",")))
+    assert Settings.from_env({}).processes == 1
 
 
 def test_every_variable_is_read() -> None:
@@ -62,7 +73,9 @@ def test_every_variable_is_read() -> None:
         "RECOMMENDATIONS_HEALTH_PORT": "6002",
         "RECOMMENDATIONS_WORKERS": "4",
         "RECOMMENDATIONS_MAX_CONCURRENT_CALLS": "64",
-        "RECOMMENDATIONS_RECEIVE_TIMEOUT_SECONDS": "0.5",
+        "RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION": "3",
+        "RECOMMENDATIONS_PROCESSES": "2",
+        "RECOMMENDATIONS_HANDSHAKE_TIMEOUT_SECONDS": "0.5",
         "RECOMMENDATIONS_KEEPALIVE_SECONDS": "30",
         "RECOMMENDATIONS_KEEPALIVE_TIMEOUT_SECONDS": "5",
         "RECOMMENDATIONS_MAX_CONNECTION_AGE_SECONDS": "120",
@@ -81,7 +94,9 @@ def test_every_variable_is_read() -> None:
         tls=TlsFiles(Path("/tls/server.pem"), Path("/tls/server-key.pem"), Path("/tls/ca.pem")),
         health_port=6002,
         max_concurrent_calls=64,
-        receive_timeout_seconds=0.5,
+        max_calls_per_connection=3,
+        processes=2,
+        handshake_timeout_seconds=0.5,
         workers=4,
         keepalive_seconds=30,
         keepalive_timeout_seconds=5,
@@ -102,10 +117,13 @@ def test_every_variable_is_read() -> None:
         ("RECOMMENDATIONS_GRACE_SECONDS", "soon", "a number >= 0"),
         ("RECOMMENDATIONS_GRACE_SECONDS", "inf", "a number >= 0"),
         ("RECOMMENDATIONS_KEEPALIVE_SECONDS", "0", "a number > 0"),
-        ("RECOMMENDATIONS_WORKERS", "0", "an integer 1-256, or auto"),
-        ("RECOMMENDATIONS_WORKERS", "all", "an integer 1-256, or auto"),
+        ("RECOMMENDATIONS_WORKERS", "1", "an integer 2-256"),
+        ("RECOMMENDATIONS_WORKERS", "auto", "an integer 2-256"),
+        ("RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION", "0", "an integer 1-1000"),
+        ("RECOMMENDATIONS_PROCESSES", "0", "an integer 1-64, or auto"),
+        ("RECOMMENDATIONS_PROCESSES", "65", "an integer 1-64, or auto"),
         ("RECOMMENDATIONS_MAX_CONCURRENT_CALLS", "0", "an integer 1-10000"),
-        ("RECOMMENDATIONS_RECEIVE_TIMEOUT_SECONDS", "0", "a number > 0"),
+        ("RECOMMENDATIONS_HANDSHAKE_TIMEOUT_SECONDS", "0", "a number > 0"),
         ("RECOMMENDATIONS_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING or ERROR"),
         ("RECOMMENDATIONS_BIND", " ", "a host or address"),
     ],

@@ -1,22 +1,12 @@
 """Tracing's configuration: off unless the OTEL_* variables turn it on, unusable values named in
-one line, the sampling equal to the SDK's own samplers, the resource's service name."""
+one line, the SDK's own samplers, the resource's service name."""
 
 from __future__ import annotations
-
-import random
 
 import pytest
 from opentelemetry.sdk.resources import SERVICE_NAME
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.sampling import Decision
-from opentelemetry.trace import (
-    NonRecordingSpan,
-    SpanContext,
-    SpanKind,
-    TraceFlags,
-    set_span_in_context,
-)
-from recommendations.telemetry import SAMPLERS, Sampling, TelemetryError, configure, enabled
+from recommendations.telemetry import SAMPLERS, TelemetryError, configure, enabled
 
 ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317"}
 
@@ -91,32 +81,31 @@ SAMPLER_SETTINGS = [
 
 
 @pytest.mark.parametrize(("sampler", "arg"), SAMPLER_SETTINGS)
-def test_sampling_decides_as_the_sdks_sampler(
+def test_the_sampler_is_the_one_the_sdk_builds_from_the_same_variables(
     sampler: str, arg: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = {"OTEL_TRACES_SAMPLER": sampler, "OTEL_TRACES_SAMPLER_ARG": arg}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     sdk = TracerProvider().sampler  # built by the SDK from the same variables
-    ours = Sampling.from_env(env)
-    chance = random.Random(7)
-    for _ in range(2000):
-        trace_id = chance.getrandbits(128) or 1
-        flags = TraceFlags(chance.choice((TraceFlags.DEFAULT, TraceFlags.SAMPLED)))
-        span_id = chance.getrandbits(64) or 1
-        parent = SpanContext(trace_id, span_id, is_remote=True, trace_flags=flags)
-        for caller in (None, parent):
-            context = None if caller is None else set_span_in_context(NonRecordingSpan(caller))
-            decision = sdk.should_sample(context, trace_id, "x", SpanKind.SERVER).decision
-            decided = None if caller is None else caller.trace_flags.sampled
-            assert ours.sampled(trace_id, decided) is (decision is Decision.RECORD_AND_SAMPLE), (
-                trace_id,
-                caller,
-            )
+    provider = configure({**ENDPOINT, **env})
+    assert provider is not None
+    try:
+        ours = provider.sampler
+        assert type(ours) is type(sdk)
+        assert ours.get_description() == sdk.get_description()
+    finally:
+        provider.shutdown()
 
 
-def test_the_default_sampler_is_the_sdks_default() -> None:
-    assert Sampling.from_env({}) == Sampling.from_env({"OTEL_TRACES_SAMPLER": SAMPLERS[0]})
+def test_the_default_sampler_is_the_sdks_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    provider = configure(ENDPOINT)
+    assert provider is not None
+    try:
+        assert provider.sampler.get_description() == TracerProvider().sampler.get_description()
+    finally:
+        provider.shutdown()
 
 
 def _service_name(monkeypatch: pytest.MonkeyPatch, **env: str) -> object:
@@ -124,12 +113,12 @@ def _service_name(monkeypatch: pytest.MonkeyPatch, **env: str) -> object:
     monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    tracing = configure({**ENDPOINT, **env})
-    assert tracing is not None
+    provider = configure({**ENDPOINT, **env})
+    assert provider is not None
     try:
-        return tracing.resource.attributes[SERVICE_NAME]
+        return provider.resource.attributes[SERVICE_NAME]
     finally:
-        tracing.shutdown()
+        provider.shutdown()
 
 
 def test_the_service_is_named_recommendations_unless_the_variables_say(

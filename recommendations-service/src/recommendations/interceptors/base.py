@@ -1,4 +1,11 @@
-"""The shared shape of our interceptors: wrap each method's behaviour once, at registration."""
+"""What our interceptors share: a `grpc.ServerInterceptor` that wraps each method's handler once.
+
+grpcio asks every interceptor for the handler of every call. Building a new handler and its
+closures each time is most of what an interceptor costs, so `MethodInterceptor` wraps the handler
+grpcio found the first time a method is called and hands out the same wrapped handler afterwards.
+A wrapped handler keeps its shape (unary or streaming on each side) and its (de)serializers, so
+every interceptor sees each call as what it is.
+"""
 
 from __future__ import annotations
 
@@ -8,45 +15,92 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import grpc
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
-UnaryBehavior: TypeAlias = "Callable[[Any, grpc.ServicerContext], Any]"
+Behavior: TypeAlias = "Callable[..., Any]"
+"""A method handler's behaviour: `(request or request iterator, context) -> response(s)`."""
+
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+
+_FACTORIES: dict[tuple[bool, bool], Callable[..., Handler]] = {
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
+_TYPES = {
+    (False, False): "unary",
+    (False, True): "server_stream",
+    (True, False): "client_stream",
+    (True, True): "bidi_stream",
+}
 
 
-class UnaryInterceptor(abc.ABC):
-    """A decorator of unary-unary method behaviour, applied once per method.
+class MethodInterceptor(grpc.ServerInterceptor, abc.ABC):
+    """A server interceptor that wraps each method's handler once, with `wrap`."""
 
-    The server composes its interceptors with `apply_interceptors` when it registers its methods
-    (see there for why), so an interceptor costs a call only the work its wrapper does.
-    """
+    def __init__(self) -> None:
+        # By method: the handler grpcio found, and its wrapped form. Only methods the server
+        # has are ever added (an unknown method has no handler), so this stays small.
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        """The handler of the call's method, wrapped by this interceptor."""
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        found = self._wrapped.get(method)
+        if found is not None and found[0] is handler:
+            return found[1]
+        wrapped = self.wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
 
     @abc.abstractmethod
-    def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
-        """Return `behavior` decorated with this interceptor's concern, for `method`."""
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        """Return `handler` (of the method with this full path) with this interceptor's concern."""
 
 
-def apply_interceptors(
-    method: str,
-    handler: grpc.RpcMethodHandler[Any, Any],
-    interceptors: Sequence[UnaryInterceptor],
-) -> grpc.RpcMethodHandler[Any, Any]:
-    """Return `handler` with its unary behaviour wrapped by `interceptors`, the first outermost.
+def behavior_of(handler: Handler) -> Behavior:
+    """The one behaviour a handler has, whatever its shape."""
+    behavior = (
+        handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream
+    )
+    assert behavior is not None, "a method handler has one behaviour"
+    return behavior
 
-    This is how the server composes its interceptors: once, when it registers a method. Passed
-    to `grpc.server(interceptors=...)` instead, each interceptor adds a continuation step that
-    grpcio runs on every call, several times what composing them here costs (benchmarks/README.md
-    has the figures).
-    """
-    behavior = handler.unary_unary
-    if behavior is None:
-        return handler
-    for interceptor in reversed(interceptors):
-        behavior = interceptor.wrap(method, behavior)
-    return grpc.unary_unary_rpc_method_handler(
+
+def with_behavior(
+    handler: Handler,
+    behavior: Behavior,
+    *,
+    request_deserializer: Callable[[bytes], Any] | None = None,
+) -> Handler:
+    """`handler` with `behavior` in place of its own; its shape and serializer kept, and its
+    request deserializer unless another is given."""
+    factory = _FACTORIES[(handler.request_streaming, handler.response_streaming)]
+    return factory(
         behavior,
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=request_deserializer or handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
+
+
+def rpc_type(handler: Handler) -> str:
+    """The call type as grpc-ecosystem's metrics name it: unary, server_stream and so on."""
+    return _TYPES[(handler.request_streaming, handler.response_streaming)]
+
+
+def is_non_blocking(handler: Handler) -> bool:
+    """Whether grpcio calls the behaviour with a send callback and the call outlives it (our
+    health Watch): such a behaviour cannot be wrapped as a function that returns the responses.
+    """
+    return bool(getattr(behavior_of(handler), "experimental_non_blocking", False))
 
 
 def split_method(method: str) -> tuple[str, str]:
@@ -68,12 +122,13 @@ def status_code(context: grpc.ServicerContext) -> grpc.StatusCode | None:
     return code
 
 
-def status_name(context: grpc.ServicerContext, *, failed: bool = False) -> str:
-    """Return the status code name a finished call carries, e.g. `OK` or `INVALID_ARGUMENT`.
+def final_code(context: grpc.ServicerContext, *, failed: bool) -> grpc.StatusCode:
+    """The status code a finished call reaches its client with.
 
-    A call that raised without a status reaches the client as UNKNOWN; pass `failed=True` then.
+    A behaviour that raised without setting a status reaches the client as UNKNOWN: pass
+    `failed=True` for one that raised.
     """
     code = status_code(context)
-    if code is None:
-        return "UNKNOWN" if failed else "OK"
-    return code.name
+    if code is not None:
+        return code
+    return grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK

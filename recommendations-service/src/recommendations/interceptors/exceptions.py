@@ -7,10 +7,15 @@ from typing import TYPE_CHECKING
 
 import grpc
 
-from recommendations.interceptors.base import UnaryInterceptor, status_code
+from recommendations.interceptors.base import (
+    MethodInterceptor,
+    behavior_of,
+    status_code,
+    with_behavior,
+)
 
 if TYPE_CHECKING:
-    from recommendations.interceptors.base import UnaryBehavior
+    from recommendations.interceptors.base import Handler
 
 _log = logging.getLogger(__name__)
 
@@ -18,16 +23,20 @@ INTERNAL_DETAILS = "internal error"
 """The only details a client sees for an unexpected failure (the traceback goes to the log)."""
 
 
-class ExceptionToStatusInterceptor(UnaryInterceptor):
-    """Turns unexpected exceptions raised by a servicer into INTERNAL.
+class ExceptionToStatusInterceptor(MethodInterceptor):
+    """Turns unexpected exceptions raised by a unary-response method into INTERNAL.
 
     A call the servicer aborted (with `context.abort` or `abort_with_status`) keeps its status.
     Anything else is logged once with its traceback and becomes INTERNAL with a generic message,
-    so no internal detail leaks to clients.
+    where grpcio would answer UNKNOWN with the exception's text, so no internal detail leaks to
+    clients. Streaming responses (reflection, health Watch) pass through unchanged.
     """
 
-    def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
-        """Return `behavior` with its exceptions turned into statuses."""
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        """Return `handler` with its exceptions turned into statuses."""
+        if handler.response_streaming:
+            return handler
+        behavior = behavior_of(handler)
 
         def handle(request: object, context: grpc.ServicerContext) -> object:
             try:
@@ -40,4 +49,4 @@ class ExceptionToStatusInterceptor(UnaryInterceptor):
                 )
                 context.abort(grpc.StatusCode.INTERNAL, INTERNAL_DETAILS)
 
-        return handle
+        return with_behavior(handler, handle)
