@@ -40,6 +40,7 @@ from recommendations.domain import Category
 from benchmarks import counters, stats
 from benchmarks.h2load import LOAD_CPU, SERVER_CPU, h2load, write_frame
 from benchmarks.targets import Target, missed
+from harness.load import LOAD_CONNECTIONS, LOAD_STREAMS
 from harness.processes import Supervisor, resident_bytes, tree_cpu_seconds, tree_pids
 from harness.service import SERVER, Replica
 
@@ -157,8 +158,9 @@ def first_calls(replica: Replica, tag: str) -> list[float]:
     return times
 
 
-def distinct_readers(replica: Replica, readers: int, in_flight: int = 64) -> None:
-    """One first page for each of `readers` distinct readers, `in_flight` calls at a time."""
+def distinct_readers(replica: Replica, readers: int, in_flight: int = LOAD_STREAMS) -> None:
+    """One first page for each of `readers` distinct readers, `in_flight` calls at a time (on one
+    connection, within the service's limit of calls a connection may have open)."""
     with grpc.insecure_channel(replica.address) as channel:
         call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
             _V2_PATH, request_serializer=None, response_deserializer=None
@@ -175,8 +177,9 @@ def distinct_readers(replica: Replica, readers: int, in_flight: int = 64) -> Non
 def cpu_per_call(replica: Replica, path: str, request: bytes, calls: int, tmp: Path) -> float:
     """The server's CPU microseconds per call over `calls` h2load calls, all counted OK."""
     body = write_frame(tmp / "body.bin", request)
+    url = f"http://{replica.address}{path}"
     before, cpu = counters.read(replica.metrics_port), tree_cpu_seconds(replica.pid)
-    h2load(f"http://{replica.address}{path}", body, calls, 4, 16, tmp / "h2load.log")
+    h2load(url, body, calls, LOAD_CONNECTIONS, LOAD_STREAMS, tmp / "h2load.log")
     used = tree_cpu_seconds(replica.pid) - cpu
     problem = counters.missing(before, counters.read(replica.metrics_port), calls)
     if problem is not None:
@@ -231,7 +234,8 @@ def processes_row(supervisor: Supervisor, catalog: Path, n: int, calls: int, tmp
             replica.terminate()
             return f"Not available: the server runs one process with {env}."
         cpu = tree_cpu_seconds(replica.pid)
-        run = h2load(f"http://{replica.address}{path}", body, calls, 4, 16, tmp / "h2load.log")
+        url = f"http://{replica.address}{path}"
+        run = h2load(url, body, calls, LOAD_CONNECTIONS, LOAD_STREAMS, tmp / "h2load.log")
         used = (tree_cpu_seconds(replica.pid) - cpu) / calls * 1e6
         replica.terminate()
         rows.append(f"| {count} | {run.calls_per_second:,.0f} | {used:.0f} |")
