@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import signal
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -139,6 +140,14 @@ class _QuietHandler(WSGIRequestHandler):
         return
 
 
+def _serve_forever(server: _Server) -> None:
+    # Signals are for the main thread, where granian waits for them. One this thread (or a
+    # request's thread, which inherits the mask) took would wake nothing there: SIGTERM sat
+    # unhandled until the next signal.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+    server.serve_forever()
+
+
 def serve(host: str, port: int, pages: tuple[str, int, str]) -> Callable[[], None]:
     """Serve `application` on host:port (IPv4 or IPv6) from a background thread, ready once
     `pages` (host, port, path) answers 200; returns the function that stops it."""
@@ -147,7 +156,9 @@ def serve(host: str, port: int, pages: tuple[str, int, str]) -> Callable[[], Non
     server = make_server(
         host.strip("[]"), port, application, server_class=server_class, handler_class=_QuietHandler
     )
-    thread = threading.Thread(target=server.serve_forever, name="internal-port", daemon=True)
+    thread = threading.Thread(
+        target=_serve_forever, args=(server,), name="internal-port", daemon=True
+    )
     thread.start()
     logging.getLogger(__name__).info("internal port: http://%s:%d/metrics", host, port)
 
