@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -243,3 +244,19 @@ SECURITY_HEADERS = (
     "X-Content-Type-Options",
     "Cross-Origin-Opener-Policy",
 )
+
+
+def test_the_workers_may_open_as_many_files_as_the_hard_limit_allows(supervisor, tmp_path):
+    # Each connection a worker holds is an open file; 1,024, a common default, is far too few.
+    # granian's extension raises the soft limit when it is imported; the server relies on it.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
+    try:
+        process, _, _, _ = start_server(supervisor, tmp_path)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    for pid in worker_pids(process):
+        limits = Path(f"/proc/{pid}/limits").read_text()
+        worker_soft, worker_hard = re.search(r"Max open files\s+(\S+)\s+(\S+)", limits).groups()
+        assert worker_soft == worker_hard

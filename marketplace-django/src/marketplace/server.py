@@ -11,8 +11,8 @@ endpoints on a port of their own.
   open, idle ones included; beyond that it stops accepting, and every new reader waits in
   the worker's listen queue. granian's default (1,024 in all) let 5,000 connections that sent
   nothing stop every page. An idle connection costs a worker about 2.5 KB, so 10,000 are
-  about 25 MB; the open-file limit is raised to its hard limit for them, and a lower hard
-  limit lowers the cap (logged). Floods larger than a server can hold belong to the Ingress
+  about 25 MB; granian raises the open-file limit to its hard limit, and a lower hard limit
+  lowers the cap (logged). Floods larger than a server can hold belong to the Ingress
   (see the website's README).
 - MARKETPLACE_INTERNAL_PORT (9000) serves /metrics, /healthz and /readyz from this process (see
   `marketplace.internal`) for Prometheus and the kubelet; nothing routes the public to it.
@@ -179,11 +179,10 @@ def _static_probe_path() -> str:
 
 
 def _connections_per_worker() -> int:
-    """CONNECTIONS_PER_WORKER, or fewer when the open-file limit cannot be raised that far."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        # Inherited by the workers, which hold the connections.
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    """CONNECTIONS_PER_WORKER, or fewer when the hard open-file limit is lower. (Importing
+    granian's extension raises the soft limit to the hard one, in this process and so in its
+    workers, which hold the connections.)"""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     if hard == resource.RLIM_INFINITY or hard - FILES_RESERVED >= CONNECTIONS_PER_WORKER:
         return CONNECTIONS_PER_WORKER
     connections = max(1, hard - FILES_RESERVED)
