@@ -65,31 +65,31 @@ class Flood:
         self._sockets.pop(fd).close()
         self.dropped += 1
 
-    def _send(self, sock: socket.socket, data: bytes) -> None:
-        try:
-            sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            pass  # still connecting, or its buffer is full: the next second tries again
-        except OSError:
-            self._drop(sock.fileno())
-            self._open()
-
     def _run(self) -> None:
-        sent: set[int] = set()
+        started: set[int] = set()  # slowloris connections whose request line went out
         next_tick = time.monotonic()
         while not self._stop.is_set():
             for fd, _events in self._poll.poll(0.2):
                 if fd in self._sockets:
                     self._drop(fd)
-                    sent.discard(fd)
+                    started.discard(fd)
                     self._open()
             if not self.slowloris or time.monotonic() < next_tick:
                 continue
             next_tick += 1.0
             for fd, sock in list(self._sockets.items()):
-                if fd in self._sockets:
-                    self._send(sock, b"a" if fd in sent else _REQUEST_START)
-                    sent.add(fd)
+                if self._sockets.get(fd) is not sock:
+                    continue  # dropped above; its number may be a new connection's already
+                try:
+                    sock.send(b"a" if fd in started else _REQUEST_START)
+                except (BlockingIOError, InterruptedError):
+                    continue  # still connecting, or its buffer is full: the next second tries
+                except OSError:
+                    self._drop(fd)
+                    started.discard(fd)
+                    self._open()
+                    continue
+                started.add(fd)
 
     def __enter__(self) -> Flood:
         for _ in range(self.size):
