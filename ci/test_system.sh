@@ -2,7 +2,7 @@
 # `make test-system`: the bookshop as whole processes, slower than `make check` and needing a
 # browser: the npm package published to a real registry and used as the README says, every
 # released client against today's server and back (make check-compat), end to end in chromium,
-# hostile input (slow clients, signals to `make run`), one trace across both services received over
+# hostile input (connection floods, signals to `make run`), one trace across both services received over
 # OTLP, and the shortened soak.
 source "$(dirname "$0")/lib.sh"
 
@@ -14,10 +14,9 @@ ci/check_compat.sh
 log "end-to-end tests"
 ci/e2e.sh
 
-log "hostile input: slow clients against the website's server, signals against make run"
-# Across two workers: the make run rounds each take fresh ports, and the slow clients' 30 s are
-# mostly waiting (their pages still loaded 12 of 12 within 1 s beside the rounds): about 95 s ->
-# 70 s.
+log "hostile input: connection floods against the website's server, signals against make run"
+# Across two workers: the make run rounds each take fresh ports, and the floods' 20 s and 30 s
+# are mostly waiting (their pages still loaded 500 of 500 within 1 s beside the rounds).
 pytest -q -n 2 tests/hostile
 
 log "observability: one trace across both services, received over OTLP (gRPC and HTTP)"

@@ -6,15 +6,19 @@ LoadBalancer and compose publish only the pages' port). The pages' port has no s
 
 - /metrics: every worker's samples, summed from prometheus-client's multiprocess directory.
 - /healthz: liveness; the server answers HTTP, and calls nothing.
-- /readyz: readiness; 200 while the database answers `SELECT 1`, else 503. The recommendations
-  service is not required: pages degrade without it.
+- /readyz: readiness; 200 once the pages' port has served a request and while the database
+  answers `SELECT 1`; 503 before that, and from SIGTERM on while the workers drain (see
+  `Readiness`). The recommendations service is not required: pages degrade without it.
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
+import signal
 import socket
 import threading
+from dataclasses import dataclass, field
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -39,10 +43,62 @@ def _healthz() -> _Answer:
     return "200 OK", _TEXT, b"ok\n"
 
 
+@dataclass
+class Readiness:
+    """Whether this server should be sent readers.
+
+    Not before a worker serves the pages' port: the workers load and warm the site, and only
+    then listen, seconds after this process started. `pages` is (host, port, path) of a static
+    file there; any answer to it proves a worker serves. Once one has answered it is not asked
+    again: a worker that dies is started again by granian, and a crash loop stops the whole
+    server. Not after `drain()` either (SIGTERM): the workers finish their requests and accept
+    no more.
+    """
+
+    pages: tuple[str, int, str] | None = None
+    _serving: threading.Event = field(default_factory=threading.Event)
+    _draining: threading.Event = field(default_factory=threading.Event)
+
+    def drain(self) -> None:
+        """Answer 503 from now on."""
+        self._draining.set()
+
+    def problem(self) -> str | None:
+        """Why not ready now, or None when ready."""
+        if self._draining.is_set():
+            return "draining"
+        if not self._serving.is_set():
+            if not self._pages_answer():
+                return "the pages' port does not serve yet"
+            self._serving.set()
+        if not health.database_answers():
+            return "database unavailable"
+        return None
+
+    def _pages_answer(self) -> bool:
+        if self.pages is None:
+            return True
+        host, port, path = self.pages
+        connection = http.client.HTTPConnection(host, port, timeout=2)
+        try:
+            # As the Ingress would send it: plain HTTP here is not redirected to HTTPS.
+            connection.request("HEAD", path, headers={"X-Forwarded-Proto": "https"})
+            connection.getresponse()
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            connection.close()
+        return True
+
+
+readiness = Readiness()
+
+
 def _readyz() -> _Answer:
-    if health.database_answers():
+    problem = readiness.problem()
+    if problem is None:
         return "200 OK", _TEXT, b"ready\n"
-    return "503 Service Unavailable", _TEXT, b"database unavailable\n"
+    return "503 Service Unavailable", _TEXT, f"{problem}\n".encode()
 
 
 ROUTES: dict[str, Callable[[], _Answer]] = {
@@ -84,14 +140,25 @@ class _QuietHandler(WSGIRequestHandler):
         return
 
 
-def serve(host: str, port: int) -> Callable[[], None]:
-    """Serve `application` on host:port (IPv4 or IPv6) from a background thread; returns the
-    function that stops it."""
+def _serve_forever(server: _Server) -> None:
+    # Signals are for the main thread, where granian waits for them. One this thread (or a
+    # request's thread, which inherits the mask) took would wake nothing there: SIGTERM sat
+    # unhandled until the next signal.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+    server.serve_forever()
+
+
+def serve(host: str, port: int, pages: tuple[str, int, str]) -> Callable[[], None]:
+    """Serve `application` on host:port (IPv4 or IPv6) from a background thread, ready once
+    `pages` (host, port, path) answers 200; returns the function that stops it."""
+    readiness.pages = pages
     server_class = _Server6 if ":" in host else _Server
     server = make_server(
         host.strip("[]"), port, application, server_class=server_class, handler_class=_QuietHandler
     )
-    thread = threading.Thread(target=server.serve_forever, name="internal-port", daemon=True)
+    thread = threading.Thread(
+        target=_serve_forever, args=(server,), name="internal-port", daemon=True
+    )
     thread.start()
     logging.getLogger(__name__).info("internal port: http://%s:%d/metrics", host, port)
 

@@ -228,6 +228,17 @@ def recommend(
     return Recommendations(books=books, next_page_token=response.next_page_token)
 
 
+def connect() -> None:
+    """Open this process's channel and start connecting it, without waiting: the first call
+    then finds a connection made, or under way, instead of starting one."""
+    _current_connection().channel.subscribe(_ignore, try_to_connect=True)
+    _current_connection().channel.unsubscribe(_ignore)
+
+
+def _ignore(_state: grpc.ChannelConnectivity) -> None:
+    return
+
+
 def close() -> None:
     """Close this process's channel; the next call opens a new one from the current settings."""
     global _connection  # noqa: PLW0603  (the process-wide channel is this module's state)

@@ -26,17 +26,19 @@ INSTALLED_APPS = [
     "storefront",
 ]
 
+# Every header-setting middleware comes before WhiteNoise, which answers static files itself:
+# the files get the same security headers as the pages.
 MIDDLEWARE = [
     "marketplace.access_log.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "marketplace.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "marketplace.metrics.RequestMetricsMiddleware",
-    "marketplace.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"

@@ -6,6 +6,8 @@ terminates TLS, the proxy must set `X-Forwarded-Proto: https` (and strip it from
 
 from __future__ import annotations
 
+from django.core.files.storage import FileSystemStorage
+
 from marketplace.settings import committed_keys
 from marketplace.settings import environment as env
 from marketplace.settings.base import *  # noqa: F403
@@ -35,9 +37,16 @@ if not ALLOWED_HOSTS:
         "DJANGO_ALLOWED_HOSTS", "is not set", "comma-separated host names, e.g. books.example.com"
     )
 
+# The manifest (every asset's hashed name) is for the server, not for readers: it is kept beside
+# STATIC_ROOT, since WhiteNoise serves everything in it.
+assert STATIC_ROOT is not None  # noqa: F405
+STATIC_MANIFEST_ROOT = STATIC_ROOT.with_name(f"{STATIC_ROOT.name}-manifest")  # noqa: F405
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage",
+        "OPTIONS": {"manifest_storage": FileSystemStorage(location=STATIC_MANIFEST_ROOT)},
+    },
 }
 
 # Plain HTTP is redirected to HTTPS (probes and Prometheus use the internal port, which is not
