@@ -2,7 +2,8 @@
 # `make check`, the edit-test loop: needs no root, no browser and no podman. The proto registry's
 # rules first (a second), then side by side: ruff and mypy --strict (ci/lint.sh), the registry
 # tests, the wheel's tests, the service's and the website's unit and integration tests, the
-# benchmark code's tests and the test harness's own. The suites spend most of their time waiting
+# benchmark code's tests, the test harness's own and the documentation's (its
+# examples run, its tables held to the Makefile). The suites spend most of their time waiting
 # on servers and subprocesses, so together they take little longer than the slowest one. Each
 # job's output is printed as it ends; the check fails when any job fails.
 source "$(dirname "$0")/lib.sh"
@@ -34,6 +35,7 @@ job "service tests" within recommendations-service pytest -q
 job "website tests" within marketplace-django pytest -q
 job "benchmark code tests" pytest -q benchmarks/tests
 job "harness tests" pytest -q tests/harness
+job "docs tests" pytest -q tests/docs
 
 failed=()
 while [ "${#names[@]}" -gt 0 ]; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test-system`: the bookshop as whole processes, slower than `make check` and needing a
-# browser: the npm package published to a real registry and used as the README says, every
+# browser: the npm package published to a real registry and used as docs/packages.md says, every
 # released client against today's server and back (make check-compat), end to end in chromium,
 # hostile input (connection floods, signals to `make run`), one trace across both services received over
 # OTLP, and the shortened soak.

@@ -1,4 +1,4 @@
-"""The README's install recipe cannot be hijacked, and its upgrade command upgrades.
+"""docs/registry.md's install recipe cannot be hijacked, and its upgrade command upgrades.
 
 Two real pypiservers: a "public" one holding a decoy `bookshop-protos` 99.0.0 (and referring every
 other name to the real public index), and the private one holding releases 1.0.0 and 1.1.0, built
@@ -61,7 +61,7 @@ def test_the_threat_is_real_with_an_extra_index(
     consumer: Callable[[str], Consumer],
     release_wheel: Callable[[str], Path],
 ) -> None:
-    """What the README warns against: with the public index added, the decoy wins."""
+    """What docs/registry.md warns against: with the public index added, the decoy wins."""
     public = package_index("public")
     _decoy(public.store)
     private = package_index("private", fallback=public.url)

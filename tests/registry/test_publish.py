@@ -3,8 +3,9 @@ uploaded, a second run that finishes what the first left, and no other checkout'
 
 Real pypiservers and verdaccios throughout: the local ones `make publish` starts in each copy of
 the repository (on free ports, as BOOKSHOP_INDEX_PORT and BOOKSHOP_NPM_PORT allow), and for an
-index of the test's own, `package_index`. (The walk through a release, with the README's install
-commands, is test_walkthrough.py; the npm half's guards alone are in clients/typescript/tests.)
+index of the test's own, `package_index`. (The walk through a release, with docs/registry.md's
+install commands, is test_walkthrough.py; the npm half's guards alone are in
+clients/typescript/tests.)
 """
 
 from __future__ import annotations

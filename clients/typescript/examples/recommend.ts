@@ -1,8 +1,9 @@
 // Asks the bookshop's recommendations service for books over gRPC, using @bookshop/protos and
 // @connectrpc/connect-node's gRPC transport, and prints them one per line as "<id>\t<title>".
 //
-//   node dist/recommend.js --category mystery [--user 1] [--max 3] [--target 127.0.0.1:50051]
-//                          [--timeout-ms 2000] [--ca ca.pem [--cert client.pem --key client-key.pem]]
+//   node dist/recommend.js --category mystery [--reader reader-1] [--page-size 10]
+//                          [--target 127.0.0.1:50051] [--timeout-ms 2000]
+//                          [--ca ca.pem [--cert client.pem --key client-key.pem]]
 //
 // --ca turns TLS on (the server's certificate must be signed by that CA); --cert and --key add a
 // client certificate, for a server that requires mutual TLS. A failed call prints one line naming
@@ -15,10 +16,10 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import {
   BookCategory,
   RecommendationsService,
-} from "@bookshop/protos/bookshop/recommendations/v1/recommendations_pb.js";
+} from "@bookshop/protos/bookshop/recommendations/v2/recommendations_pb.js";
 
 const USAGE =
-  "usage: recommend.js --category NAME [--user ID] [--max N] [--target HOST:PORT] " +
+  "usage: recommend.js --category NAME [--reader ID] [--page-size N] [--target HOST:PORT] " +
   "[--timeout-ms MS] [--ca PEM [--cert PEM --key PEM]]";
 
 /** The category names the command line accepts: the enum's, spelled "science-fiction". */
@@ -59,8 +60,8 @@ function parse(argv: string[]) {
     args: argv,
     options: {
       category: { type: "string" },
-      user: { type: "string", default: "1" },
-      max: { type: "string", default: "0" },
+      reader: { type: "string", default: "reader-1" },
+      "page-size": { type: "string", default: "0" },
       target: { type: "string", default: "127.0.0.1:50051" },
       "timeout-ms": { type: "string", default: "2000" },
       ca: { type: "string" },
@@ -86,9 +87,9 @@ function parse(argv: string[]) {
   }
   return {
     request: {
-      userId: integer("user", values.user, 0),
+      readerId: values.reader,
       category,
-      maxResults: integer("max", values.max, 0),
+      pageSize: integer("page-size", values["page-size"], 0),
     },
     target: values.target,
     timeoutMs: integer("timeout-ms", values["timeout-ms"], 1),
@@ -119,7 +120,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     // The deadline travels with the call (grpc-timeout), so the server stops working on it too.
     const response = await client.recommend(options.request, { timeoutMs: options.timeoutMs });
-    for (const book of response.recommendations) {
+    for (const book of response.books) {
       console.log(`${book.id}\t${book.title}`);
     }
     return 0;

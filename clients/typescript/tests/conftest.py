@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 VERDACCIO = ROOT / "ci" / "npm-registry" / "node_modules" / ".bin" / "verdaccio"
 EXAMPLE = ROOT / "clients" / "typescript" / "examples"
-# What a consumer copies from the example (the README's steps), without anything built there.
+# What a consumer copies from the example (docs/packages.md's steps), without anything built there.
 EXAMPLE_FILES = ("package.json", "package-lock.json", "tsconfig.json", "recommend.ts")
 
 
@@ -174,7 +174,7 @@ def consumer(
     published: subprocess.CompletedProcess[str],
     npm_env: dict[str, str],
 ) -> Path:
-    """A fresh folder set up as the README says, with the example built by `tsc --strict`."""
+    """A fresh folder set up as docs/packages.md says, with the example built by `tsc --strict`."""
     folder = tmp_path_factory.mktemp("consumer")
     for name in EXAMPLE_FILES:
         shutil.copy2(EXAMPLE / name, folder / name)

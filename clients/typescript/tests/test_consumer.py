@@ -1,4 +1,4 @@
-"""The example consumer, installed from the registry as the README says, against real peers.
+"""The example consumer, installed from the registry as docs/packages.md says, against real peers.
 
 The example is compiled by `tsc --strict` against the installed package's .d.ts files, then run
 with node against a real recommendations-server, in plaintext and with mutual TLS.
@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from bookshop.recommendations.v1 import recommendations_pb2
+from bookshop.recommendations.v2 import recommendations_pb2
 from conftest import Pki, SilentPeer, sha512_integrity
 from recommendations.catalog import default_csv, read_csv
 
@@ -69,8 +69,8 @@ def test_prints_books_of_each_category(
     of_category = {
         (book.id, book.title) for book in read_csv(default_csv()) if book.category.value == category
     }
-    assert len(books) == 3  # max_results 0: the service's default
-    assert len(set(books)) == 3
+    assert len(books) == 10  # page_size 0: the service's default
+    assert len(set(books)) == 10
     assert set(books) <= catalog
     assert set(books) <= of_category
 
@@ -125,7 +125,7 @@ def test_mutual_tls_with_the_client_certificate_is_served(
     )
 
     assert result.returncode == 0, result.stderr
-    assert len(_books(result.stdout)) == 3
+    assert len(_books(result.stdout)) == 10
 
 
 def test_mutual_tls_without_a_client_certificate_is_refused(
@@ -166,11 +166,11 @@ def test_tsc_strict_rejects_a_misspelled_field(consumer: Path, npm_env: dict[str
     (consumer / "misspelled.ts").write_text(
         'import { createClient } from "@connectrpc/connect";\n'
         'import { createGrpcTransport } from "@connectrpc/connect-node";\n'
-        'import { RecommendationsService } from "@bookshop/protos/bookshop/recommendations/v1/'
+        'import { RecommendationsService } from "@bookshop/protos/bookshop/recommendations/v2/'
         'recommendations_pb.js";\n'
         "\n"
         'const transport = createGrpcTransport({ baseUrl: "http://127.0.0.1:50051" });\n'
-        "await createClient(RecommendationsService, transport).recommend({ userIdd: 1 });\n"
+        'await createClient(RecommendationsService, transport).recommend({ readerIdd: "r" });\n'
     )
     (consumer / "tsconfig.misspelled.json").write_text(
         json.dumps({"extends": "./tsconfig.json", "files": ["misspelled.ts"]})
@@ -187,14 +187,14 @@ def test_tsc_strict_rejects_a_misspelled_field(consumer: Path, npm_env: dict[str
 
     assert result.returncode != 0
     assert "misspelled.ts" in result.stdout
-    assert "'userIdd' does not exist" in result.stdout
+    assert "'readerIdd' does not exist" in result.stdout
 
 
-def test_the_readmes_call_compiles_and_prints_books(
+def test_the_packages_pages_call_compiles_and_prints_books(
     consumer: Path, npm_env: dict[str, str], service: int
 ) -> None:
-    readme = (ROOT / "README.md").read_text()
-    call = re.search(r"^## TypeScript.*?^```ts\n(.*?)^```$", readme, flags=re.DOTALL | re.MULTILINE)
+    page = (ROOT / "docs" / "packages.md").read_text()
+    call = re.search(r"^## TypeScript.*?^```ts\n(.*?)^```$", page, flags=re.DOTALL | re.MULTILINE)
     assert call is not None
     snippet = call[1]
     assert "127.0.0.1:50051" in snippet
