@@ -16,7 +16,7 @@ INSTALLED := .venv/.installed
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-$(TOOLS): requirements/dev.txt
+$(TOOLS): uv.lock
 	ci/venv.sh
 
 $(WHEEL): $(TOOLS) $(PROTOS) proto-registry/VERSION clients/python/setup.py \
@@ -29,7 +29,7 @@ $(NPM_PACKAGE): $(TOOLS) $(PROTOS) proto-registry/VERSION buf.gen.yaml \
 	ci/build_npm.sh
 
 $(INSTALLED): $(WHEEL) recommendations-service/pyproject.toml marketplace-django/pyproject.toml \
-              requirements/dev.txt
+              uv.lock
 	ci/install.sh
 
 venv: $(TOOLS) ## Create .venv/ with the pinned tools.

@@ -34,6 +34,7 @@ job "service tests" within recommendations-service pytest -q
 job "website tests" within marketplace-django pytest -q
 job "benchmark code tests" pytest -q benchmarks/tests
 job "harness tests" pytest -q tests/harness
+job "lock tests" pytest -q -p no:cacheprovider tests/locks
 
 failed=()
 while [ "${#names[@]}" -gt 0 ]; do

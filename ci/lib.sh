@@ -22,6 +22,12 @@ need_apt() {
   fi
 }
 
+# sync_venv: make $VENV exactly what uv.lock holds (`uv sync --locked`: the dev group and the
+# services, editable), except bookshop-protos, which ci/install.sh installs from its wheel.
+sync_venv() {
+  UV_PROJECT_ENVIRONMENT="$VENV" uv sync --quiet --locked --no-install-package bookshop-protos
+}
+
 # protos_version: the registry's version, the one source of truth for the wheel's version.
 protos_version() { tr -d '[:space:]' < "$ROOT/proto-registry/VERSION"; }
 
