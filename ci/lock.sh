@@ -31,7 +31,7 @@ if [ "${1:-}" = --check ]; then
   done
   [ "${#stale[@]}" -eq 0 ] && exit 0
   printf -v list '%s, ' "${stale[@]}"
-  die "not current with what the pyproject.toml files declare: ${list%, }: run 'make lock' and commit the locks"
+  die "stale: ${list%, }: run 'make lock' and commit the locks"
 fi
 
 uv lock "$@"
