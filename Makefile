@@ -32,7 +32,7 @@ $(INSTALLED): $(WHEEL) recommendations-service/pyproject.toml marketplace-django
               uv.lock
 	ci/install.sh
 
-venv: $(TOOLS) ## Create .venv/ with the pinned tools.
+venv: $(TOOLS) ## Create .venv/ from uv.lock: the pinned tools and both services.
 
 check-protos: $(TOOLS) ## buf format, lint, and breaking check against the latest release.
 	ci/check_protos.sh
@@ -49,7 +49,7 @@ publish: $(TOOLS) ## Check, build and publish the wheel and the npm package (loc
 
 install: $(INSTALLED) ## Install the wheel and both services into .venv/.
 
-lock: $(TOOLS) ## Compile requirements/*.in into the hashed locks everything installs from.
+lock: $(TOOLS) ## Refresh uv.lock, checkov's lock and the images' hashed exports after a dependency change.
 	ci/lock.sh
 
 lint: $(INSTALLED) ## ruff and mypy --strict over every distribution.

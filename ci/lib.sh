@@ -51,10 +51,11 @@ print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["build-system"]["requires"
     if [ "$(cat "$env/.key" 2>/dev/null)" != "$key" ]; then
       log "creating the wheel's build environment in $env: $(tr '\n' ' ' <<<"$requires")"
       rm -rf "$env"
-      python -m venv "$env"
-      "$env/bin/python" -m pip install --quiet --require-hashes -r "$ROOT/requirements/build.txt"
+      uv venv --quiet --python "$BIN/python" "$env"
+      uv pip install --quiet --python "$env/bin/python" --require-hashes \
+        -r "$ROOT/requirements/build.txt"
       # shellcheck disable=SC2086  # one requirement a line, none with spaces
-      "$env/bin/python" -m pip install --quiet $requires
+      uv pip install --quiet --python "$env/bin/python" $requires
       printf '%s\n' "$key" >"$env/.key"
     fi
   ) 9>"$VENV/.wheel-build.lock"
