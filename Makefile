@@ -49,7 +49,7 @@ publish: $(TOOLS) ## Check, build and publish the wheel and the npm package (loc
 
 install: $(INSTALLED) ## Install the wheel and both services into .venv/.
 
-lock: $(TOOLS) ## Refresh uv.lock, checkov's lock and the images' hashed exports after a dependency change.
+lock: ## Refresh uv.lock, checkov's lock and the images' hashed exports after a dependency change.
 	ci/lock.sh
 
 lint: $(INSTALLED) ## ruff and mypy --strict over every distribution.

@@ -5,7 +5,6 @@
 # that name and the services import the package the wheel tests test.
 source "$(dirname "$0")/lib.sh"
 
-ci/lock.sh --check
 wheel="$(protos_wheel)"
 [ -f "$wheel" ] || die "$wheel is missing: run 'make wheel'"
 sync_venv

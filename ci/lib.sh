@@ -22,9 +22,27 @@ need_apt() {
   fi
 }
 
+# need_uv: uv in $VENV, installed by pip from its pin and hashes in uv.lock when missing (a venv
+# is created for it if need be), so that `make lock` works even while uv.lock is stale.
+need_uv() {
+  [ -x "$BIN/uv" ] && return 0
+  [ -x "$BIN/python" ] || python3 -m venv "$VENV"
+  local pin
+  pin="$(mktemp)"
+  "$BIN/python" - "$ROOT/uv.lock" >"$pin" <<'PYTHON'
+import sys, tomllib
+uv = next(p for p in tomllib.load(open(sys.argv[1], "rb"))["package"] if p["name"] == "uv")
+print(f"uv=={uv['version']}", *(f"--hash={wheel['hash']}" for wheel in uv["wheels"]))
+PYTHON
+  "$BIN/python" -m pip install --quiet --require-hashes --no-deps -r "$pin"
+  rm -f "$pin"
+}
+
 # sync_venv: make $VENV exactly what uv.lock holds (`uv sync --locked`: the dev group and the
-# services, editable), except bookshop-protos, which ci/install.sh installs from its wheel.
+# services, editable), except bookshop-protos, which ci/install.sh installs from its wheel; first,
+# that the locks are current.
 sync_venv() {
+  "$ROOT/ci/lock.sh" --check
   UV_PROJECT_ENVIRONMENT="$VENV" uv sync --quiet --locked --no-install-package bookshop-protos
 }
 

@@ -11,6 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 
 CHECKOV=requirements/checkov
+need_uv
 
 # exported NAME: requirements/NAME.txt as uv.lock makes it, on stdout. The distributions built
 # from the tree are left out: the images build them, so no index can replace them.
