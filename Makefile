@@ -16,7 +16,7 @@ INSTALLED := .venv/.installed
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-$(TOOLS): requirements/dev.txt
+$(TOOLS): uv.lock
 	ci/venv.sh
 
 $(WHEEL): $(TOOLS) $(PROTOS) proto-registry/VERSION clients/python/setup.py \
@@ -29,10 +29,10 @@ $(NPM_PACKAGE): $(TOOLS) $(PROTOS) proto-registry/VERSION buf.gen.yaml \
 	ci/build_npm.sh
 
 $(INSTALLED): $(WHEEL) recommendations-service/pyproject.toml marketplace-django/pyproject.toml \
-              requirements/dev.txt
+              uv.lock
 	ci/install.sh
 
-venv: $(TOOLS) ## Create .venv/ with the pinned tools.
+venv: $(TOOLS) ## Create .venv/ from uv.lock: the pinned tools and both services.
 
 check-protos: $(TOOLS) ## buf format, lint, and breaking check against the latest release.
 	ci/check_protos.sh
@@ -49,7 +49,7 @@ publish: $(TOOLS) ## Check, build and publish the wheel and the npm package (loc
 
 install: $(INSTALLED) ## Install the wheel and both services into .venv/.
 
-lock: $(TOOLS) ## Compile requirements/*.in into the hashed locks everything installs from.
+lock: ## Refresh uv.lock, checkov's lock and the images' hashed exports after a dependency change.
 	ci/lock.sh
 
 lint: $(INSTALLED) ## ruff and mypy --strict over every distribution.

@@ -15,13 +15,25 @@ outputs="$(mktemp -d)"
 trap 'rm -rf "$outputs"' EXIT
 declare -A names=() started=()
 
-# job NAME COMMAND...: run COMMAND in the background, its output in a file of its own.
+# job NAME COMMAND...: run COMMAND in the background, its output in a file of its own, and the
+# CPU time it and its children used (bash's `times`) in another.
 job() {
   local name="$1"
   shift
-  "$@" >"$outputs/$name" 2>&1 &
+  (
+    status=0
+    "$@" || status=$?
+    times >"$outputs/$name.cpu"
+    exit "$status"
+  ) >"$outputs/$name" 2>&1 &
   names[$!]="$name"
   started[$!]=$SECONDS
+}
+
+# cpu NAME: the CPU seconds job NAME used (user and system, its children included).
+cpu() {
+  awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/)
+    printf "%.0f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$outputs/$1.cpu" 2>/dev/null
 }
 
 # within DIR COMMAND...: run COMMAND in DIR (each distribution's tests run from its folder).
@@ -36,6 +48,7 @@ job "website tests" within marketplace-django pytest -q
 job "benchmark code tests" pytest -q benchmarks/tests
 job "harness tests" pytest -q tests/harness
 job "docs tests" pytest -q tests/docs
+job "lock tests" pytest -q -p no:cacheprovider tests/locks
 
 failed=()
 while [ "${#names[@]}" -gt 0 ]; do
@@ -45,9 +58,9 @@ while [ "${#names[@]}" -gt 0 ]; do
   unset "names[$pid]"
   cat "$outputs/$name"
   if [ "$status" -eq 0 ]; then
-    log "$name passed in $((SECONDS - started[$pid])) s"
+    log "$name passed in $((SECONDS - started[$pid])) s (CPU $(cpu "$name") s)"
   else
-    log "$name FAILED in $((SECONDS - started[$pid])) s"
+    log "$name FAILED in $((SECONDS - started[$pid])) s (CPU $(cpu "$name") s)"
     failed+=("$name")
   fi
 done

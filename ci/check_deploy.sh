@@ -5,15 +5,15 @@
 # Dockerfiles and validate the compose file against the compose specification's schema.
 source "$(dirname "$0")/lib.sh"
 
-# checkov pins libraries older than the tools in .venv/ need, so it has a venv of its own, made
-# from its lock on first use (the one step that needs the package index); the tests in
-# tests/deploy run it too (CHECKOV).
+# checkov pins libraries older than the tools in .venv/ need, so it has a venv of its own, synced
+# from its own lock (requirements/checkov/uv.lock) on first use, the one step that needs the
+# package index; the tests in tests/deploy run it too (CHECKOV).
 CHECKOV_VENV="$VENV/checkov"
 export CHECKOV="$CHECKOV_VENV/bin/checkov"
-if [ ! -x "$CHECKOV" ] || [ requirements/checkov.txt -nt "$CHECKOV_VENV/.installed" ]; then
-  log "installing checkov into $CHECKOV_VENV (requirements/checkov.txt)"
-  python -m venv "$CHECKOV_VENV"
-  python ci/lock.py --install requirements/checkov.txt --python "$CHECKOV_VENV/bin/python"
+if [ ! -x "$CHECKOV" ] || [ requirements/checkov/uv.lock -nt "$CHECKOV_VENV/.installed" ]; then
+  log "installing checkov into $CHECKOV_VENV (requirements/checkov/uv.lock)"
+  UV_PROJECT_ENVIRONMENT="$CHECKOV_VENV" uv sync --quiet --locked --project requirements/checkov \
+    --python "$BIN/python"
   touch "$CHECKOV_VENV/.installed"
 fi
 

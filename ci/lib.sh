@@ -22,6 +22,30 @@ need_apt() {
   fi
 }
 
+# need_uv: uv in $VENV, installed by pip from its pin and hashes in uv.lock when missing (a venv
+# is created for it if need be), so that `make lock` works even while uv.lock is stale.
+need_uv() {
+  [ -x "$BIN/uv" ] && return 0
+  [ -x "$BIN/python" ] || python3 -m venv "$VENV"
+  local pin
+  pin="$(mktemp)"
+  "$BIN/python" - "$ROOT/uv.lock" >"$pin" <<'PYTHON'
+import sys, tomllib
+uv = next(p for p in tomllib.load(open(sys.argv[1], "rb"))["package"] if p["name"] == "uv")
+print(f"uv=={uv['version']}", *(f"--hash={wheel['hash']}" for wheel in uv["wheels"]))
+PYTHON
+  "$BIN/python" -m pip install --quiet --require-hashes --no-deps -r "$pin"
+  rm -f "$pin"
+}
+
+# sync_venv: make $VENV exactly what uv.lock holds (`uv sync --locked`: the dev group and the
+# services, editable), except bookshop-protos, which ci/install.sh installs from its wheel; first,
+# that the locks are current.
+sync_venv() {
+  "$ROOT/ci/lock.sh" --check
+  UV_PROJECT_ENVIRONMENT="$VENV" uv sync --quiet --locked --no-install-package bookshop-protos
+}
+
 # protos_version: the registry's version, the one source of truth for the wheel's version.
 protos_version() { tr -d '[:space:]' < "$ROOT/proto-registry/VERSION"; }
 
@@ -45,10 +69,11 @@ print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["build-system"]["requires"
     if [ "$(cat "$env/.key" 2>/dev/null)" != "$key" ]; then
       log "creating the wheel's build environment in $env: $(tr '\n' ' ' <<<"$requires")"
       rm -rf "$env"
-      python -m venv "$env"
-      "$env/bin/python" -m pip install --quiet --require-hashes -r "$ROOT/requirements/build.txt"
+      uv venv --quiet --python "$BIN/python" "$env"
+      uv pip install --quiet --python "$env/bin/python" --require-hashes \
+        -r "$ROOT/requirements/build.txt"
       # shellcheck disable=SC2086  # one requirement a line, none with spaces
-      "$env/bin/python" -m pip install --quiet $requires
+      uv pip install --quiet --python "$env/bin/python" $requires
       printf '%s\n' "$key" >"$env/.key"
     fi
   ) 9>"$VENV/.wheel-build.lock"

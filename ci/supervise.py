@@ -12,6 +12,10 @@ passing one on, so a second often follows) sends SIGTERM to both; if either proc
 itself, the other is stopped the same way. Five seconds later whatever is left of either is
 killed. The signal handlers only set a flag that the main loop reads, so no number of signals,
 at any moment, can interrupt the stopping half-way.
+
+A Procfile runner would do the rest, but honcho 2.0 sends SIGKILL only once some process has
+exited: when every process ignores SIGTERM (a hung server), any number of Ctrl+C leaves it and
+them running.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Create (or update) the repository's virtual environment from its lock, requirements/dev.txt:
-# the pinned tools and everything the three local distributions declare, each file checked
-# against its hash, installed with uv (see ci/lock.py --install). pip itself is in the lock, so it
-# comes from there too.
+# Create (or update) .venv/ from uv.lock with `uv sync --locked`: the tools (pyproject.toml's dev
+# group) and the two services (editable) with everything they declare, each file checked against
+# the lock's hashes. bookshop-protos is left to ci/install.sh, which installs the built wheel. uv
+# itself comes first (need_uv in ci/lib.sh).
 source "$(dirname "$0")/lib.sh"
 
-[ -x "$BIN/python" ] || python3 -m venv "$VENV"
-"$BIN/python" ci/lock.py --install requirements/dev.txt
+need_uv
+sync_venv
 touch "$VENV/.tools"
