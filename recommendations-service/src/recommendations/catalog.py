@@ -47,6 +47,10 @@ class Catalog(Protocol):
         """Return every book of `category`, in a stable order (by id)."""
         ...
 
+    def get(self, book_id: int) -> Book | None:
+        """Return the book whose id is `book_id`, or None if the catalog has none."""
+        ...
+
 
 class InMemoryCatalog:
     """Books grouped by category in tuples: the lookup on the request path is one dict access."""
@@ -58,10 +62,15 @@ class InMemoryCatalog:
         self._by_category = {
             category: tuple(sorted(grouped[category], key=lambda b: b.id)) for category in Category
         }
+        self._by_id = {book.id: book for books in self._by_category.values() for book in books}
 
     def books_in(self, category: Category) -> Sequence[Book]:
         """Return every book of `category`, ordered by id."""
         return self._by_category[category]
+
+    def get(self, book_id: int) -> Book | None:
+        """Return the book whose id is `book_id`, or None if the catalog has none."""
+        return self._by_id.get(book_id)
 
     def __len__(self) -> int:
         return sum(len(books) for books in self._by_category.values())

@@ -97,3 +97,10 @@ def test_in_memory_catalog_orders_by_id() -> None:
     )
     assert [b.id for b in catalog.books_in(Category.MYSTERY)] == [3, 9]
     assert catalog.books_in(Category.SELF_HELP) == ()
+
+
+def test_in_memory_catalog_gets_a_book_by_id() -> None:
+    books = [Book(9, "B", "A", Category.MYSTERY), Book(3, "A", "A", Category.SELF_HELP)]
+    catalog = InMemoryCatalog(books)
+    assert [catalog.get(9), catalog.get(3)] == books
+    assert catalog.get(4) is None
