@@ -25,16 +25,19 @@ MANAGE = ROOT / "marketplace-django" / "manage.py"
 CALLS = "marketplace_recommendations_calls_total"
 BOOK_MARK = b"data-book-id="
 AUTHOR_MARK = b'class="book__author"'
+NOTICE_MARK = b'class="notice"'
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One fetched page: status, how many books and authors it shows, and how long it took."""
+    """One fetched page: status, how many books and authors it shows, how long it took, and
+    whether it shows a notice that the service could not answer."""
 
     status: int
     books: int
     authors: int
     seconds: float
+    notice: bool
 
 
 def site_environment(workdir: Path, extra: Mapping[str, str]) -> dict[str, str]:
@@ -157,6 +160,7 @@ class Website:
             body.count(BOOK_MARK),
             body.count(AUTHOR_MARK),
             time.perf_counter() - started,
+            NOTICE_MARK in body,
         )
 
     def metrics(self) -> list[Sample]:

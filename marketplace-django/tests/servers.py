@@ -20,19 +20,21 @@ class ScriptedServicer:
     """Answers like the real service, or slowly, or with an error, as a test sets it up.
 
     Category c has BOOKS_PER_CATEGORY books, numbered c * 100 + 1 onwards, always in that order;
-    a v2 page token is the offset of the page as text. `requests` holds every request received,
-    v2 and v1 messages alike, and `time_remaining` the time each one's deadline left it on
-    arrival (None without a deadline). `cut_off` is set when a call ends while its handler still
-    waits out `delay`: its deadline passed, or its caller cancelled it.
+    a v2 page token is the offset of the page as text; GetBook knows exactly these books.
+    `requests` holds every request received, v2 and v1 messages alike, and `time_remaining` the
+    time each one's deadline left it on arrival (None without a deadline). `cut_off` is set when
+    a call ends while its handler still waits out `delay`: its deadline passed, or its caller
+    cancelled it.
     """
 
     def __init__(self) -> None:
-        self.requests: list[v2.RecommendRequest | v1.RecommendRequest] = []
+        self.requests: list[v2.RecommendRequest | v2.GetBookRequest | v1.RecommendRequest] = []
         self.peers: list[str] = []
         self.time_remaining: list[float | None] = []
         self.cut_off = threading.Event()
         self.delay = 0.0
         self.authors = True  # False answers as a server older than release 1.1.0 does
+        self.get_book = True  # False answers as a server older than release 1.3.0 does
         self.error: tuple[grpc.StatusCode, str] | None = None
         self.released = threading.Event()
         self._lock = threading.Lock()
@@ -46,7 +48,9 @@ class ScriptedServicer:
             for n in range(offset + 1, end + 1)
         ]
 
-    def receive(self, request: v2.RecommendRequest | v1.RecommendRequest, context) -> None:
+    def receive(
+        self, request: v2.RecommendRequest | v2.GetBookRequest | v1.RecommendRequest, context
+    ) -> None:
         """Record the request, then wait or fail as scripted."""
         with self._lock:
             self.requests.append(request)
@@ -72,10 +76,24 @@ class _V2(v2_grpc.RecommendationsServiceServicer):
         offset, size = int(request.page_token or 0), min(request.page_size or 10, 25)
         books = self._scripted.books(request.category, offset, size)
         more = offset + size < BOOKS_PER_CATEGORY
+        category = request.category if self._scripted.get_book else 0
         return v2.RecommendResponse(
-            books=[v2.Book(id=i, title=t, author=a) for i, t, a in books],
+            books=[v2.Book(id=i, title=t, author=a, category=category) for i, t, a in books],
             next_page_token=str(offset + size) if more else "",
         )
+
+    def GetBook(self, request, context):  # noqa: N802  (the generated servicer's name)
+        if not self._scripted.get_book:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
+        self._scripted.receive(request, context)
+        if request.book_id <= 0:
+            _abort_bad_request(context, "book_id", f"must be positive, got {request.book_id}")
+        category, n = divmod(request.book_id, 100)
+        if category not in v2.BookCategory.values()[1:] or not 1 <= n <= BOOKS_PER_CATEGORY:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no book has the id {request.book_id}")
+        (book,) = self._scripted.books(category, n - 1, 1)
+        book_id, title, author = book
+        return v2.Book(id=book_id, title=title, author=author, category=category)
 
 
 class _V1(v1_grpc.RecommendationsServiceServicer):

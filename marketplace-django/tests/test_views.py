@@ -15,6 +15,8 @@ from storefront import recommendations
 from tests.servers import BOOKS_PER_CATEGORY, start
 
 BOOK = re.compile(r'data-book-id="(\d+)"')
+PAGES = ("/", "/category/mystery/", "/books/101/")
+"""One of each of the site's pages: a new page joins here to meet the rules every page keeps."""
 
 
 @pytest.mark.django_db
@@ -207,7 +209,7 @@ def test_unavailable_is_retried_by_the_channel(client, recommendations_server, c
 
 @pytest.mark.django_db
 def test_every_response_carries_the_security_headers(client, recommendations_server):
-    for path in ("/", "/category/mystery/", "/category/nope/"):
+    for path in (*PAGES, "/category/nope/"):
         response = client.get(path)
 
         assert response["X-Content-Type-Options"] == "nosniff"
@@ -264,7 +266,7 @@ def test_a_disallowed_host_is_a_400_logged_on_one_line(client, site_log):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/", "/category/mystery/"])
+@pytest.mark.parametrize("path", PAGES)
 @pytest.mark.parametrize(
     "method", ["POST", "PUT", "PATCH", "DELETE", "TRACE", "OPTIONS", "CONNECT", "PROPFIND"]
 )
@@ -277,7 +279,7 @@ def test_pages_answer_only_get_and_head(client, recommendations_server, path, me
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/", "/category/mystery/"])
+@pytest.mark.parametrize("path", PAGES)
 def test_head_answers_like_get_without_a_body(client, recommendations_server, path):
     response = client.head(path)
 

@@ -6,7 +6,8 @@
   against today's `recommendations-server`; each release checks what it promised.
 - Today's website, through its client module, against a server built only from the oldest
   release's generated code (tests/compat/legacy_server.py): its pages render, without authors,
-  and it logs nothing at WARNING or above.
+  a book's page (no GetBook there) answers 200 with a notice, and it logs nothing at WARNING or
+  above.
 
 Prints the table of every cell and exits 1 if any failed.
 
@@ -42,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "tests" / "compat" / "conformance"
 RELEASES = ROOT / "proto-registry" / "releases"
 _PAGES = ("/", "/category/mystery/", "/category/self-help/")
+_BOOK_PAGE = "/books/1/"
 _PARALLEL = 2  # the machine's cores: builds and installs are CPU-bound
 _ENDS: tuple[End, ...] = ("lowest", "newest")
 
@@ -186,10 +188,13 @@ def _old_server(
     site = Website(supervisor, "website", workdir, f"127.0.0.1:{port}")
     site.start()
     pages = [site.get(path) for path in _PAGES]
+    book_page = site.get(_BOOK_PAGE)
     site.stop()
     problems = []
     if any(page.status != 200 or page.books == 0 for page in pages):
         problems.append(f"pages {[(p.status, p.books) for p in pages]}")
+    if book_page.status != 200 or not book_page.notice:
+        problems.append(f"{_BOOK_PAGE} answered {book_page.status} without the notice")
     if any(page.authors for page in pages):
         problems.append("authors shown")
     logged = [
@@ -208,7 +213,7 @@ def _old_server(
         server_label,
         True,
         f"passed ({len(pages)} pages, {books} books, "
-        "no author, nothing logged at WARNING or above)",
+        f"no author, {_BOOK_PAGE} a notice, nothing logged at WARNING or above)",
     )
 
 

@@ -1,8 +1,10 @@
-"""A reader's visit: the homepage and a category page, in a real browser, from real services."""
+"""A reader's visit: the homepage, a category page and a book's page, in a real browser, from
+real services."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -60,6 +62,36 @@ def test_category_page_shows_up_to_ten_books(page, website, console_errors):
     assert console_errors == []
 
 
+def test_a_book_on_the_homepage_leads_to_its_page(page, website, console_errors):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(website + "/")
+    first = page.locator("[data-book-id]").first
+    book_id = first.get_attribute("data-book-id")
+    title = first.locator(".book__title").inner_text().strip()
+
+    first.get_by_role("link", name=title).click()
+
+    expect(page).to_have_url(f"{website}/books/{book_id}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text(title)
+    expect(page.locator(".book-page__author")).to_have_text(re.compile(r"^by \S"))
+    more = page.locator("[data-book-id]")
+    expect(more.first).to_be_visible()
+    assert book_id not in [more.nth(i).get_attribute("data-book-id") for i in range(more.count())]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "book.png", full_page=True)
+    page.get_by_role("link", name="Mystery", exact=True).last.click()
+    expect(page).to_have_url(website + "/category/mystery/")
+    assert console_errors == []
+
+
+def test_an_unknown_book_is_a_friendly_404(page, website, console_errors):
+    response = page.goto(website + "/books/999999/")
+
+    assert response.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("We could not find that page")
+    assert [error for error in console_errors if "404" not in error] == []
+
+
 def test_the_same_reader_sees_the_same_books_on_reload(page, website, console_errors):
     page.goto(website + "/category/mystery/")
     first = visible_books(page)
@@ -103,4 +135,7 @@ def test_without_the_service_pages_still_work_and_say_so(
     page.get_by_role("link", name="Self-help").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Self-help")
     expect(page.get_by_role("status")).to_be_visible()
+    response = page.goto(website_without_service + "/books/1/")
+    assert response.status == 200
+    expect(page.get_by_role("status")).to_contain_text("This book's details are unavailable")
     assert console_errors == []

@@ -1,10 +1,11 @@
 """The website's client of the recommendations service: the only module that imports its stubs.
 
-Views call `recommend()` and get plain frozen dataclasses back, never protobuf objects. A failed
-call of any kind becomes an empty, unavailable `Recommendations` (logged as a warning, with the
-offending fields when the service names them and the page's trace id when tracing is on, and
-counted in `marketplace_recommendations_calls_total{grpc_code}`), so a page degrades instead of
-failing.
+Views call `recommend()` and `get_book()` and get plain frozen dataclasses back, never protobuf
+objects. A failed call of any kind becomes an empty, unavailable `Recommendations` (logged as a
+warning, with the offending fields when the service names them and the page's trace id when
+tracing is on, and counted in `marketplace_recommendations_calls_total{grpc_code}`), so a page
+degrades instead of failing. `get_book()` likewise answers a `BookLookup`: the book, or that
+there is no such book, or why the service could not say.
 
 Every call (each of a v2 call and its v1 fallback) is also counted under grpc-ecosystem's client
 metric names, as the service counts them on its side: `grpc_client_started_total`,
@@ -17,7 +18,8 @@ context in the call's metadata.
 The site speaks `bookshop.recommendations.v2`. A server that does not serve v2 yet (a release
 before 1.2.0, during a rolling upgrade) answers UNIMPLEMENTED, and the call is made again through
 the deprecated v1, which has no pages: the reader gets the first books of the category, without
-authors from a server older than 1.1.0.
+authors from a server older than 1.1.0. A server older than 1.3.0 has no `GetBook` (a failed
+lookup, said once at INFO) and sends books without their category.
 
 One channel per process, opened on first use and never at import: a gRPC channel must not cross
 a fork (a server that loads the site once and forks its workers would share it). The channel
@@ -122,15 +124,38 @@ _CHANNEL_OPTIONS: Sequence[tuple[str, str | int]] = (
 )
 _V2_CATEGORIES = {c: v2.BookCategory.Value(f"BOOK_CATEGORY_{c.name}") for c in Category}
 _V1_CATEGORIES = {c: v1.BookCategory.Value(f"BOOK_CATEGORY_{c.name}") for c in Category}
+_CATEGORIES_OF_V2 = {value: category for category, value in _V2_CATEGORIES.items()}
+_BOOK_IDS = range(1, 2**31)
+"""The ids a book can have: Book.id is a positive int32."""
 
 
 @dataclass(frozen=True, slots=True)
 class Book:
-    """A recommended book: its catalog id, its title and its author ("" when not known)."""
+    """A book: its catalog id, its title, its author ("" when not known) and its category (None
+    when not known)."""
 
     id: int
     title: str
     author: str
+    category: Category | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BookLookup:
+    """The answer to `get_book()`.
+
+    `book` is the book, or None: then `failure` is None when the catalog has no such book, else
+    the gRPC status code's name of why the service could not say (such as `UNAVAILABLE`, or
+    `UNIMPLEMENTED` from a server older than 1.3.0).
+    """
+
+    book: Book | None
+    failure: str | None = None
+
+    @property
+    def available(self) -> bool:
+        """Whether the service answered (it may have answered that there is no such book)."""
+        return self.failure is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +217,7 @@ class _Connection:
     channel: grpc.Channel
     v2: _CountedCall
     v1: _CountedCall
+    get_book: _CountedCall
     timeout: float
 
 
@@ -224,7 +250,7 @@ def recommend(
     except grpc.RpcError as error:
         return _failed(error, category)
     CALLS.labels(grpc_code=grpc.StatusCode.OK.name).inc()
-    books = tuple(Book(id=b.id, title=b.title, author=b.author) for b in response.books)
+    books = tuple(_book(b) for b in response.books)
     return Recommendations(books=books, next_page_token=response.next_page_token)
 
 
@@ -239,6 +265,35 @@ def _ignore(_state: grpc.ChannelConnectivity) -> None:
     return
 
 
+def get_book(*, book_id: int) -> BookLookup:
+    """The catalog's book with the id `book_id` (any integer: one that no book can have is not
+    found without a call). Never raises for a failure of the service."""
+    if book_id not in _BOOK_IDS:
+        return BookLookup(book=None)
+    connection = _current_connection()
+    try:
+        response = connection.get_book(
+            v2.GetBookRequest(book_id=book_id), timeout=connection.timeout
+        )
+    except grpc.RpcError as error:
+        call = cast("grpc.Call", error)
+        code = call.code()
+        if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            return BookLookup(book=None)
+        if code is grpc.StatusCode.UNIMPLEMENTED:
+            _note_no_get_book()
+        else:
+            logger.warning(
+                "book %d unavailable: %s: %s",
+                book_id,
+                code.name,
+                call.details(),
+                extra={"fields": {"book_id": book_id, "grpc_code": code.name}},
+            )
+        return BookLookup(book=None, failure=code.name)
+    return BookLookup(book=_book(response))
+
+
 def close() -> None:
     """Close this process's channel; the next call opens a new one from the current settings."""
     global _connection  # noqa: PLW0603  (the process-wide channel is this module's state)
@@ -247,6 +302,7 @@ def close() -> None:
             _connection.channel.close()
         _connection = None
         _note_v1_fallback.cache_clear()
+        _note_no_get_book.cache_clear()
 
 
 def _recommend_v1(
@@ -267,6 +323,21 @@ def _recommend_v1(
 def _note_v1_fallback() -> None:
     """Say once per channel that the service is older than v2 (an upgrade in progress)."""
     logger.info("the recommendations service does not serve %s yet; using %s", _V2, _V1)
+
+
+@functools.cache
+def _note_no_get_book() -> None:
+    """Say once per channel that the service is older than GetBook (an upgrade in progress)."""
+    logger.info("the recommendations service does not serve %s/GetBook yet", _V2)
+
+
+def _book(book: v2.Book) -> Book:
+    return Book(
+        id=book.id,
+        title=book.title,
+        author=book.author,
+        category=_CATEGORIES_OF_V2.get(book.category),
+    )
 
 
 def _failed(error: grpc.RpcError, category: Category) -> Recommendations:
@@ -327,11 +398,13 @@ def _open() -> _Connection:
     else:
         channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
     calls = telemetry.instrument_channel(channel)
+    stub = v2_grpc.RecommendationsServiceStub(calls)
     return _Connection(
         pid=os.getpid(),
         channel=channel,
-        v2=_CountedCall(v2_grpc.RecommendationsServiceStub(calls).Recommend, _V2, "Recommend"),
+        v2=_CountedCall(stub.Recommend, _V2, "Recommend"),
         v1=_CountedCall(v1_grpc.RecommendationsServiceStub(calls).Recommend, _V1, "Recommend"),
+        get_book=_CountedCall(stub.GetBook, _V2, "GetBook"),
         timeout=settings.RECOMMENDATIONS_TIMEOUT_SECONDS,
     )
 

@@ -10,4 +10,5 @@ app_name = "storefront"
 urlpatterns = [
     path("", views.home, name="home"),
     path("category/<slug:slug>/", views.category, name="category"),
+    path("books/<int:book_id>/", views.book, name="book"),
 ]

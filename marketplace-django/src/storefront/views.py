@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from django.http import Http404
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 HOME_CATEGORY = Category.MYSTERY
 HOME_BOOKS = 3
 CATEGORY_BOOKS = 10
+MORE_BOOKS = 4
+"""How many other books of its category a book's page shows."""
 PAGE_PARAMETER = "page"
 """The query parameter holding the service's token for the next page of a category."""
 
@@ -63,6 +66,25 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
         "page_parameter": PAGE_PARAMETER,
     }
     return render(request, "storefront/category.html", context)
+
+
+@csrf_exempt
+@require_safe
+def book(request: HttpRequest, book_id: int) -> HttpResponse:
+    """One book, with a few more of its category for this reader; 404 for an unknown id. When
+    the service cannot say (down, or older than GetBook), the page says so instead."""
+    lookup = recommendations.get_book(book_id=book_id)
+    if lookup.available and lookup.book is None:
+        raise Http404(f"There is no book with the id {book_id}.")
+    more = None
+    if lookup.book is not None and lookup.book.category is not None:
+        picks = recommendations.recommend(
+            reader_id=reader_id(request), category=lookup.book.category, page_size=MORE_BOOKS + 1
+        )
+        others = tuple(b for b in picks.books if b.id != book_id)[:MORE_BOOKS]
+        more = dataclasses.replace(picks, books=others)
+    context = {"book_id": book_id, "book": lookup.book, "more": more}
+    return render(request, "storefront/book.html", context)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -120,7 +120,7 @@ def start(
     interceptors = server_interceptors(ServerMetrics(registry), tracer_provider)
     executor = futures.ThreadPoolExecutor(settings.workers, thread_name_prefix="grpc")
     server = _server(settings, executor, interceptors, shared_port=shared_port)
-    servicer.add_to_server(Recommender(catalog), server)
+    servicer.add_to_server(Recommender(catalog), catalog, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:

@@ -3,15 +3,17 @@
 This is the only module that imports the generated `bookshop.recommendations` code. Each version
 has a servicer that subclasses the generated `RecommendationsServiceServicer`, so mypy checks
 every rpc method against the proto's stubs, and `add_to_server` registers them with the generated
-`add_RecommendationsServiceServicer_to_server` functions. Both share one `Recommender`; a bad
-request becomes INVALID_ARGUMENT whose status carries a `google.rpc.BadRequest` with one field
-violation per offending field.
+`add_RecommendationsServiceServicer_to_server` functions. Both share one `Recommender`, and v2's
+`GetBook` reads the `Catalog` it recommends from; a bad request becomes INVALID_ARGUMENT whose
+status carries a `google.rpc.BadRequest` with one field violation per offending field, and an
+unknown book NOT_FOUND.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+import grpc
 from bookshop.recommendations.v1 import recommendations_pb2 as v1
 from bookshop.recommendations.v1 import recommendations_pb2_grpc as v1_grpc
 from bookshop.recommendations.v2 import recommendations_pb2 as v2
@@ -22,15 +24,17 @@ from recommendations.domain import Category, InvalidRequestError, Violation
 from recommendations.recommender import UNKNOWN_CATEGORY
 
 if TYPE_CHECKING:
-    import grpc
     from google.protobuf.descriptor import EnumDescriptor
 
+    from recommendations.catalog import Catalog
+    from recommendations.domain import Book
     from recommendations.recommender import Recommender
 
 V1_SERVICE: Final = v1.DESCRIPTOR.services_by_name["RecommendationsService"].full_name
 V2_SERVICE: Final = v2.DESCRIPTOR.services_by_name["RecommendationsService"].full_name
 SERVICE_NAMES: Final = (V2_SERVICE, V1_SERVICE)
 """The full names of the services, as health checking and reflection know them."""
+_V2_CATEGORIES: Final = {c: v2.BookCategory.Value(f"BOOK_CATEGORY_{c.name}") for c in Category}
 
 
 class RecommendationsServicerV1(v1_grpc.RecommendationsServiceServicer):
@@ -60,8 +64,9 @@ class RecommendationsServicerV1(v1_grpc.RecommendationsServiceServicer):
 class RecommendationsServicerV2(v2_grpc.RecommendationsServiceServicer):
     """Serves `bookshop.recommendations.v2.RecommendationsService`."""
 
-    def __init__(self, recommender: Recommender) -> None:
+    def __init__(self, recommender: Recommender, catalog: Catalog) -> None:
         self._recommender = recommender
+        self._catalog = catalog
         self._categories = _Categories(v2.BookCategory.DESCRIPTOR)
 
     def Recommend(  # noqa: N802 - the rpc's name, as in the generated servicer
@@ -76,15 +81,34 @@ class RecommendationsServicerV2(v2_grpc.RecommendationsServiceServicer):
         except InvalidRequestError as error:
             abort_bad_request(context, _worded(error, self._categories, request.category))
         return v2.RecommendResponse(
-            books=[v2.Book(id=book.id, title=book.title, author=book.author) for book in books],
-            next_page_token=next_page_token,
+            books=[self._book(book) for book in books], next_page_token=next_page_token
+        )
+
+    def GetBook(  # noqa: N802 - the rpc's name, as in the generated servicer
+        self, request: v2.GetBookRequest, context: grpc.ServicerContext
+    ) -> v2.Book:
+        """The catalog's book with the id asked for (see the proto for the contract)."""
+        if request.book_id <= 0:
+            problem = Violation("book_id", f"must be positive, got {request.book_id}")
+            abort_bad_request(context, [problem])
+        book = self._catalog.get(request.book_id)
+        if book is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no book has the id {request.book_id}")
+        return self._book(book)
+
+    def _book(self, book: Book) -> v2.Book:
+        return v2.Book(
+            id=book.id,
+            title=book.title,
+            author=book.author,
+            category=_V2_CATEGORIES[book.category],
         )
 
 
-def add_to_server(recommender: Recommender, server: grpc.Server) -> None:
+def add_to_server(recommender: Recommender, catalog: Catalog, server: grpc.Server) -> None:
     """Register both versions' servicers on `server`, as the generated code does."""
     v2_grpc.add_RecommendationsServiceServicer_to_server(
-        RecommendationsServicerV2(recommender), server
+        RecommendationsServicerV2(recommender, catalog), server
     )
     v1_grpc.add_RecommendationsServiceServicer_to_server(
         RecommendationsServicerV1(recommender), server

@@ -128,3 +128,26 @@ def test_a_request_over_64_kib_is_resource_exhausted(channel: grpc.Channel) -> N
     failed = failure(lambda: call(padded(request, MAX_REQUEST_BYTES + 1024), timeout=5))
     assert failed.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert pb.RecommendResponse.FromString(call(request, timeout=5)).books
+
+
+@since("1.3.0")
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_get_book_returns_each_recommended_book_with_its_category(stub, category) -> None:
+    books = [b for page in _pages(stub, reader_id="reader-1", category=category) for b in page]
+    assert all(book.category == category for book in books)
+    for book in books:
+        assert stub.GetBook(pb.GetBookRequest(book_id=book.id), timeout=5) == book
+
+
+@since("1.3.0")
+def test_get_book_of_an_unknown_id_is_not_found(stub) -> None:
+    failed = failure(lambda: stub.GetBook(pb.GetBookRequest(book_id=2**31 - 1), timeout=5))
+    assert failed.code() is grpc.StatusCode.NOT_FOUND
+
+
+@since("1.3.0")
+@pytest.mark.parametrize("book_id", [0, -1])
+def test_get_book_of_an_id_that_is_not_positive_is_invalid_argument(stub, book_id) -> None:
+    failed = failure(lambda: stub.GetBook(pb.GetBookRequest(book_id=book_id), timeout=5))
+    assert failed.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert set(field_violations(failed)) == {"book_id"}

@@ -1,0 +1,105 @@
+"""GetBook of bookshop.recommendations.v2 against a real server on an ephemeral port."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import grpc
+import pytest
+from bookshop.recommendations.v2.recommendations_pb2 import (
+    BOOK_CATEGORY_MYSTERY,
+    BOOK_CATEGORY_SCIENCE_FICTION,
+    BOOK_CATEGORY_SELF_HELP,
+    GetBookRequest,
+    RecommendRequest,
+)
+from bookshop.recommendations.v2.recommendations_pb2_grpc import RecommendationsServiceStub
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from prometheus_client.parser import text_string_to_metric_families
+from recommendations.catalog import InMemoryCatalog
+from recommendations.domain import Category
+
+SERVICE = "bookshop.recommendations.v2.RecommendationsService"
+CATEGORIES = {
+    Category.MYSTERY: BOOK_CATEGORY_MYSTERY,
+    Category.SCIENCE_FICTION: BOOK_CATEGORY_SCIENCE_FICTION,
+    Category.SELF_HELP: BOOK_CATEGORY_SELF_HELP,
+}
+
+
+@pytest.fixture(scope="module")
+def stub(channel: grpc.Channel) -> RecommendationsServiceStub:
+    return RecommendationsServiceStub(channel)
+
+
+def test_every_book_of_the_catalog_is_returned_with_its_category(
+    stub: RecommendationsServiceStub, catalog: InMemoryCatalog
+) -> None:
+    for category, value in CATEGORIES.items():
+        for book in catalog.books_in(category):
+            got = stub.GetBook(GetBookRequest(book_id=book.id), timeout=5)
+            assert (got.id, got.title, got.author, got.category) == (
+                book.id,
+                book.title,
+                book.author,
+                value,
+            )
+
+
+def test_recommended_books_carry_their_category(stub: RecommendationsServiceStub) -> None:
+    response = stub.Recommend(
+        RecommendRequest(reader_id="r", category=BOOK_CATEGORY_SELF_HELP), timeout=5
+    )
+    assert response.books
+    assert {book.category for book in response.books} == {BOOK_CATEGORY_SELF_HELP}
+
+
+def test_an_unknown_book_is_not_found(
+    stub: RecommendationsServiceStub, catalog: InMemoryCatalog
+) -> None:
+    unknown = 1 + max(b.id for c in Category for b in catalog.books_in(c))
+    with pytest.raises(grpc.RpcError) as error:
+        stub.GetBook(GetBookRequest(book_id=unknown), timeout=5)
+    assert error.value.code() is grpc.StatusCode.NOT_FOUND
+    assert str(unknown) in error.value.details()
+
+
+@pytest.mark.parametrize("book_id", [0, -1, -(2**31)])
+def test_an_id_that_is_not_positive_is_a_bad_request_naming_book_id(
+    stub: RecommendationsServiceStub, book_id: int
+) -> None:
+    with pytest.raises(grpc.RpcError) as error:
+        stub.GetBook(GetBookRequest(book_id=book_id), timeout=5)
+    assert error.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(error.value)
+    assert status is not None
+    bad_request = error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(bad_request)
+    assert [v.field for v in bad_request.field_violations] == ["book_id"]
+    assert f"got {book_id}" in bad_request.field_violations[0].description
+
+
+def test_get_book_is_counted_per_code_like_every_rpc(start_server) -> None:
+    running = start_server()
+    with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        stub = RecommendationsServiceStub(channel)
+        stub.GetBook(GetBookRequest(book_id=1), timeout=5)
+        for book_id in (0, 10**9):
+            with pytest.raises(grpc.RpcError):
+                stub.GetBook(GetBookRequest(book_id=book_id), timeout=5)
+    url = f"http://127.0.0.1:{running.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(reply.read().decode())
+            for sample in family.samples
+        }
+    labels = {"grpc_service": SERVICE, "grpc_method": "GetBook", "grpc_type": "unary"}
+
+    def handled(code: str) -> float:
+        return samples[
+            ("grpc_server_handled_total", tuple(sorted({**labels, "grpc_code": code}.items())))
+        ]
+
+    assert handled("OK") == handled("INVALID_ARGUMENT") == handled("NOT_FOUND") == 1
