@@ -8,6 +8,9 @@ source "$(dirname "$0")/lib.sh"
 
 ci/test_typescript.sh
 
+log "publishing: both packages to real local indexes, again, from two checkouts"
+pytest -q tests/registry/test_publish.py
+
 log "compatibility: released clients and runtimes against today's server, and back"
 ci/check_compat.sh
 
