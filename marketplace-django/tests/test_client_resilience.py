@@ -19,6 +19,9 @@ def replicas(settings):
     servers = [start(servicer) for servicer in servicers]
     ports = [port for _, port in servers]
     settings.RECOMMENDATIONS_TARGET = "ipv4:" + ",".join(f"127.0.0.1:{port}" for port in ports)
+    # What is tested is where calls go and what a restart costs, not how fast they are: a busy
+    # machine must not turn a slow call into a degraded page here.
+    settings.RECOMMENDATIONS_TIMEOUT_SECONDS = 5.0
     recommendations.close()
     running = {index: server for index, (server, _) in enumerate(servers)}
     yield servicers, ports, running

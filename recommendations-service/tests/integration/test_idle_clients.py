@@ -145,8 +145,10 @@ def test_calls_beyond_the_limit_are_refused_at_once(
 
 
 def test_open_health_watches_hold_no_worker(start_server: Callable[..., RunningServer]) -> None:
-    # Two workers, one call per connection: 16 watches on 16 connections would hold them all.
-    running = start_server(workers=2, max_calls_per_connection=1)
+    # Three workers, two calls per connection: 16 watches on 16 connections would hold them all.
+    # (With one call per connection, gRPC core counts a finished call until the server has let
+    # go of it, and may refuse the next one of a client calling one call after another.)
+    running = start_server(workers=3, max_calls_per_connection=2)
     channels = [
         grpc.insecure_channel(f"127.0.0.1:{running.port}", OWN_CONNECTION) for _ in range(16)
     ]
