@@ -117,9 +117,11 @@ def start(
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
-    interceptors = server_interceptors(ServerMetrics(registry), tracer_provider)
+    metrics = ServerMetrics(registry)
     executor = futures.ThreadPoolExecutor(settings.workers, thread_name_prefix="grpc")
-    server = _server(settings, executor, interceptors, shared_port=shared_port)
+    server = _server(
+        settings, executor, server_interceptors(metrics, tracer_provider), shared_port=shared_port
+    )
     servicer.add_to_server(Recommender(catalog), catalog, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -135,7 +137,10 @@ def start(
         credentials = _server_credentials(settings.tls)
         port = _bind(address, lambda: server.add_secure_port(address, credentials))
         # Kubernetes' gRPC probes speak plaintext only: a separate server, health and nothing else.
-        health_server = _server(settings, executor, interceptors, shared_port=shared_port)
+        # Interceptors of its own: each keeps the handlers it wrapped, and this server's
+        # handlers are not the other's.
+        health_interceptors = server_interceptors(metrics, tracer_provider)
+        health_server = _server(settings, executor, health_interceptors, shared_port=shared_port)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
         health_address = f"{settings.bind}:{settings.health_port}"
         health_port = _bind(health_address, lambda: health_server.add_insecure_port(health_address))
