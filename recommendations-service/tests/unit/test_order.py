@@ -106,7 +106,7 @@ def test_every_book_comes_first_for_about_as_many_readers() -> None:
 def test_consecutive_places_are_consecutive_positions_no_more_often_than_by_chance(
     size: int,
 ) -> None:
-    # Too few Feistel rounds over small halves leave structure that this count shows.
+    # A weakly mixing permutation (too few rounds or steps) leaves structure that this count shows.
     readers = 40 * size
     neighbours = 0
     for reader in range(readers):
