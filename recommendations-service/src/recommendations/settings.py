@@ -34,8 +34,8 @@ DEFAULT_WORKERS = 10
 A call holds a thread from its headers on, even while its client withholds the request, so the
 threads must outnumber what one connection may hold (RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION)
 with room for everyone else. No more than that: one process runs one thread's Python at a time,
-and under 64 calls at once 16 threads cost about a tenth more CPU per call than 10
-(docs/benchmarks.md). The threads start as calls need them: an idle server has few."""
+and under `make bench`'s load (64 calls at once) 16 threads cost about a tenth more CPU per call
+than 10. The threads start as calls need them: an idle server has few."""
 
 DEFAULT_CALLS_PER_CONNECTION = 8
 """Calls one connection may have open at once unless the variable says otherwise: twice what
