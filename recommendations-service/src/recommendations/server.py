@@ -35,6 +35,7 @@ from recommendations.interceptors import (
     ServerMetrics,
     TracingInterceptor,
 )
+from recommendations.interceptors.base import InterceptorChain
 from recommendations.recommender import Recommender
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
     from recommendations.catalog import Catalog
+    from recommendations.interceptors.base import MethodInterceptor
     from recommendations.settings import Settings, TlsFiles
 
 MAX_REQUEST_BYTES = 64 * 1024
@@ -167,8 +169,8 @@ def start(
 
 def server_interceptors(
     metrics: ServerMetrics, tracer_provider: TracerProvider | None
-) -> list[grpc.ServerInterceptor]:
-    """The server's interceptors, outermost first.
+) -> list[MethodInterceptor]:
+    """The server's interceptors, outermost first (the server runs them as one chain).
 
     The server span, when tracing is on, encloses everything, so that the access log's lines
     carry its ids; the access log and the metrics see the final status and full latency;
@@ -176,7 +178,7 @@ def server_interceptors(
     and logs count INTERNAL and INVALID_ARGUMENT, not a raw exception. With tracing off there is
     no tracing interceptor at all: a call does no tracing work.
     """
-    interceptors: list[grpc.ServerInterceptor] = [
+    interceptors: list[MethodInterceptor] = [
         AccessLogInterceptor(),
         MetricsInterceptor(metrics),
         ExceptionToStatusInterceptor(),
@@ -238,13 +240,13 @@ def serve(
 def _server(
     settings: Settings,
     executor: futures.ThreadPoolExecutor,
-    interceptors: list[grpc.ServerInterceptor],
+    interceptors: list[MethodInterceptor],
     *,
     shared_port: bool,
 ) -> grpc.Server:
     return grpc.server(
         executor,
-        interceptors=interceptors,
+        interceptors=[InterceptorChain(interceptors)],
         options=_channel_options(settings, shared_port=shared_port),
         maximum_concurrent_rpcs=settings.max_concurrent_calls,
     )

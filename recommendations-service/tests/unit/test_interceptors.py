@@ -25,7 +25,13 @@ from recommendations.interceptors import (
     ServerMetrics,
     TracingInterceptor,
 )
-from recommendations.interceptors.base import Handler, MethodInterceptor, behavior_of, with_behavior
+from recommendations.interceptors.base import (
+    Handler,
+    InterceptorChain,
+    MethodInterceptor,
+    behavior_of,
+    with_behavior,
+)
 from recommendations.interceptors.exceptions import INTERNAL_DETAILS
 from recommendations.interceptors.metrics import LATENCY_BUCKETS
 from recommendations.interceptors.tracing import SERVER_ERRORS
@@ -229,7 +235,10 @@ class TestAccessLog:
         ]
 
 
-def test_interceptors_nest_with_the_first_outermost_and_wrap_each_method_once() -> None:
+@pytest.mark.parametrize("chained", [False, True], ids=["interceptors", "chain"])
+def test_interceptors_nest_with_the_first_outermost_and_wrap_each_method_once(
+    chained: bool,
+) -> None:
     order: list[str] = []
     wrapped: list[str] = []
 
@@ -250,7 +259,8 @@ def test_interceptors_nest_with_the_first_outermost_and_wrap_each_method_once() 
 
             return with_behavior(handler, recorded)
 
-    with _client([Recording("outer"), Recording("inner")]) as call:
+    members = [Recording("outer"), Recording("inner")]
+    with _client([InterceptorChain(members)] if chained else members) as call:
         assert call(b"ok") == b"ok"
         assert call(b"ok") == b"ok"
     assert order == ["outer in", "inner in", "inner out", "outer out"] * 2

@@ -4,7 +4,8 @@ grpcio asks every interceptor for the handler of every call. Building a new hand
 closures each time is most of what an interceptor costs, so `MethodInterceptor` wraps the handler
 grpcio found the first time a method is called and hands out the same wrapped handler afterwards.
 A wrapped handler keeps its shape (unary or streaming on each side) and its (de)serializers, so
-every interceptor sees each call as what it is.
+every interceptor sees each call as what it is. `InterceptorChain` runs several of them as one
+`grpc.ServerInterceptor`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import grpc
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 Behavior: TypeAlias = "Callable[..., Any]"
 """A method handler's behaviour: `(request or request iterator, context) -> response(s)`."""
@@ -64,6 +65,27 @@ class MethodInterceptor(grpc.ServerInterceptor, abc.ABC):
     @abc.abstractmethod
     def wrap(self, method: str, handler: Handler) -> Handler:
         """Return `handler` (of the method with this full path) with this interceptor's concern."""
+
+
+class InterceptorChain(MethodInterceptor):
+    """Several `MethodInterceptor`s given to grpcio as one, the first outermost.
+
+    grpcio asks each of a server's interceptors for the handler of every call, through a
+    continuation closure per interceptor, on the one thread that polls for calls before a worker
+    takes the call. Asking one chain there instead of five interceptors cut the service's CPU per
+    call by about 6% under load (benchmarks/README.md). Each member still wraps a method's
+    handler with its own `wrap`, once.
+    """
+
+    def __init__(self, interceptors: Sequence[MethodInterceptor]) -> None:
+        super().__init__()
+        self.interceptors = tuple(interceptors)
+
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        """Return `handler` wrapped by every member, the last innermost."""
+        for interceptor in reversed(self.interceptors):
+            handler = interceptor.wrap(method, handler)
+        return handler
 
 
 def behavior_of(handler: Handler) -> Behavior:
