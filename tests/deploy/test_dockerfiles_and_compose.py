@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from policy import WEBSITE_INTERNAL_PORT, WEBSITE_PORT
+from policy import SERVICE, TLS_ENV, WEBSITE, WEBSITE_INTERNAL_PORT, WEBSITE_PORT
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILES = ["recommendations-service/Dockerfile", "marketplace-django/Dockerfile"]
+FOLDERS = {SERVICE: "recommendations-service", WEBSITE: "marketplace-django"}
+DOCKERFILES = [f"{folder}/Dockerfile" for folder in FOLDERS.values()]
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
 
 
 def _instructions(path: str) -> list[tuple[str, str]]:
@@ -75,36 +78,17 @@ def test_build_context_keeps_local_state_out() -> None:
 
 
 def test_compose_exposes_only_the_website_and_mounts_certificates_as_secrets() -> None:
-    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
-    service, website = compose["services"]["recommendations"], compose["services"]["marketplace"]
+    service, website = COMPOSE["services"][SERVICE], COMPOSE["services"][WEBSITE]
     assert "ports" not in service
     assert website["ports"] == ["127.0.0.1:8000:8000"]
     # Every secret is a file that `make certs` writes (Path drops the leading "./").
     assert all(
-        Path(secret["file"]).parent == Path("certs") for secret in compose["secrets"].values()
+        Path(secret["file"]).parent == Path("certs") for secret in COMPOSE["secrets"].values()
     )
-    for container, variables in (
-        (
-            service,
-            [
-                "RECOMMENDATIONS_TLS_CERT",
-                "RECOMMENDATIONS_TLS_KEY",
-                "RECOMMENDATIONS_TLS_CLIENT_CA",
-            ],
-        ),
-        (
-            website,
-            [
-                "RECOMMENDATIONS_TLS_CA",
-                "RECOMMENDATIONS_TLS_CLIENT_CERT",
-                "RECOMMENDATIONS_TLS_CLIENT_KEY",
-            ],
-        ),
-    ):
-        mounted = {f"/run/secrets/{name}" for name in container["secrets"]}
-        for variable in variables:
+    for name, container in ((SERVICE, service), (WEBSITE, website)):
+        mounted = {f"/run/secrets/{secret}" for secret in container["secrets"]}
+        for variable in TLS_ENV[name]:  # the TLS files the deployment policy requires
             assert container["environment"][variable] in mounted, variable
-    for container in (service, website):
         assert container["read_only"] is True
         assert container["cap_drop"] == ["ALL"]
 
@@ -129,22 +113,7 @@ def test_every_copy_of_the_website_ports_is_the_servers() -> None:
     assert (port, internal) == (WEBSITE_PORT, WEBSITE_INTERNAL_PORT)
     exposed = [a for i, a in _instructions("marketplace-django/Dockerfile") if i == "EXPOSE"]
     assert exposed == [f"{port} {internal}"]
-    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
-    assert compose["services"]["marketplace"]["ports"] == [f"127.0.0.1:{port}:{port}"]
-
-
-def _versions() -> dict[str, str]:
-    """Each image's name suffix and the version of the distribution it ships."""
-    found = {}
-    for image, folder in (
-        ("recommendations", "recommendations-service"),
-        ("marketplace", "marketplace-django"),
-    ):
-        text = (ROOT / folder / "pyproject.toml").read_text()
-        match = re.search(r'^version = "([^"]+)"', text, re.MULTILINE)
-        assert match is not None, folder
-        found[image] = match.group(1)
-    return found
+    assert COMPOSE["services"][WEBSITE]["ports"] == [f"127.0.0.1:{port}:{port}"]
 
 
 def test_every_image_reference_carries_the_version_of_what_it_ships() -> None:
@@ -153,7 +122,7 @@ def test_every_image_reference_carries_the_version_of_what_it_ships() -> None:
     The tags in the manifests, the overlays and the compose file are copies of it: a release that
     bumps one without the others fails here, and so does a tag with anything after the version."""
     ours = re.compile(r"(?:.*/)?(?:bookshop[/-])(recommendations|marketplace)")
-    images = [service.get("image", "") for service in _compose()["services"].values()]
+    images = [service.get("image", "") for service in COMPOSE["services"].values()]
     tags = []
     for path in (ROOT / "deploy").rglob("*.yaml"):
         for document in yaml.safe_load_all(path.read_text()):
@@ -167,12 +136,10 @@ def test_every_image_reference_carries_the_version_of_what_it_ships() -> None:
         if (match := ours.fullmatch(name or image)) is not None:
             tags.append((match[1], tag if name else None))
     assert len(tags) == 8, tags  # compose, base and both overlays name both images
-    assert set(tags) == set(_versions().items())
-
-
-def _compose() -> dict[str, Any]:
-    compose: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
-    return compose
+    assert set(tags) == {
+        (image, tomllib.loads((ROOT / folder / "pyproject.toml").read_text())["project"]["version"])
+        for image, folder in FOLDERS.items()
+    }
 
 
 def _values_of(key: str, node: object) -> list[str]:
@@ -186,8 +153,7 @@ def _values_of(key: str, node: object) -> list[str]:
 
 
 def test_compose_traces_into_a_local_jaeger_only_when_asked() -> None:
-    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
-    jaeger = compose["services"]["jaeger"]
+    jaeger = COMPOSE["services"]["jaeger"]
     # Started only with `--profile tracing`; its UI on loopback, OTLP on the compose network.
     assert jaeger["profiles"] == ["tracing"]
     assert jaeger["ports"] == ["127.0.0.1:16686:16686"]
@@ -198,7 +164,7 @@ def test_compose_traces_into_a_local_jaeger_only_when_asked() -> None:
     assert jaeger["read_only"] is True
     assert jaeger["cap_drop"] == ["ALL"]
     # Both services take the endpoint from one variable: unset, tracing is off.
-    for name in ("recommendations", "marketplace"):
-        environment = compose["services"][name]["environment"]
+    for name in (SERVICE, WEBSITE):
+        environment = COMPOSE["services"][name]["environment"]
         assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "${OTEL_EXPORTER_OTLP_ENDPOINT:-}"
-        assert "profiles" not in compose["services"][name]
+        assert "profiles" not in COMPOSE["services"][name]

@@ -9,27 +9,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _help_targets() -> set[str]:
-    result = subprocess.run(
+def test_the_table_lists_every_target_make_help_lists() -> None:
+    help_text = subprocess.run(
         ["make", "--no-print-directory", "help"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
-    )
-    return set(re.findall(r"^  make (\S+)", result.stdout, flags=re.MULTILINE))
-
-
-def _table_targets() -> set[str]:
-    page = (ROOT / "docs" / "testing.md").read_text()
-    return set(re.findall(r"^\| `make (\S+)` \|", page, flags=re.MULTILINE))
-
-
-def test_the_table_lists_every_target_make_help_lists() -> None:
-    listed = _help_targets()
+    ).stdout
+    listed = set(re.findall(r"^  make (\S+)", help_text, flags=re.MULTILINE))
     assert "check" in listed, "make help's format changed: this test reads '  make TARGET ...'"
-
-    table = _table_targets()
+    page = (ROOT / "docs" / "testing.md").read_text()
+    table = set(re.findall(r"^\| `make (\S+)` \|", page, flags=re.MULTILINE))
 
     assert listed - table == set(), "targets missing from docs/testing.md's table"
     assert table - listed == set(), "docs/testing.md's table lists targets make help does not"

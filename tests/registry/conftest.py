@@ -49,8 +49,8 @@ _IGNORED = shutil.ignore_patterns(
     "src", "build", "gen", "*.egg-info", "__pycache__", "tests", "node_modules"
 )
 _NPM_TOOLS = ["ci/npm-registry/node_modules", "clients/typescript/node_modules"]
-# Where `make publish` keeps the process id of each local server it starts.
-_LOCAL_SERVERS = [".pypi/server.pid", ".npm-registry/server.pid"]
+# Where `make publish` keeps each local server it starts (and, in server.pid, its process id).
+_LOCAL_SERVERS = [".pypi", ".npm-registry"]
 
 # A compatible change that no real release will ever make: a message of its own at the file's end.
 PROBE = """
@@ -71,21 +71,16 @@ class Repo:
     def make(self, *targets: str, **env: str) -> subprocess.CompletedProcess[str]:
         """Run make targets (the tools prerequisite is taken as built), capturing the output."""
         taken_as_built = ["-o", ".venv/.tools", "-o", ".venv/.installed"]
-        path = f"{BIN}{os.pathsep}{os.environ['PATH']}"
-        return subprocess.run(
-            ["make", "--no-print-directory", *taken_as_built, *targets],
-            cwd=self.path,
-            env={**os.environ, "VENV": str(BIN.parent), "PATH": path, **env},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        return self._run(["make", "--no-print-directory", *taken_as_built, *targets], env)
 
     def script(self, name: str, **env: str) -> subprocess.CompletedProcess[str]:
         """Run one of the copy's ci/ scripts directly (without make's prerequisites)."""
+        return self._run([str(self.path / "ci" / name)], env)
+
+    def _run(self, command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         path = f"{BIN}{os.pathsep}{os.environ['PATH']}"
         return subprocess.run(
-            [str(self.path / "ci" / name)],
+            command,
             cwd=self.path,
             env={**os.environ, "VENV": str(BIN.parent), "PATH": path, **env},
             capture_output=True,
@@ -157,11 +152,7 @@ class Repo:
 
     def stop_local_servers(self) -> None:
         """Stop the pypiserver and verdaccio that `make publish` left running in this copy."""
-        for name in _LOCAL_SERVERS:
-            path = self.path / name
-            if not path.exists():
-                continue
-            pid = int(path.read_text())
+        for pid in filter(None, map(self.local_server, _LOCAL_SERVERS)):
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 try:
                     os.kill(pid, sig)
@@ -171,8 +162,9 @@ class Repo:
                     break
 
 
-def _copy(path: Path) -> Repo:
-    """A copy of the repository at a released state, committed in a git history of its own."""
+def _copy(path: Path) -> Iterator[Repo]:
+    """A copy of the repository at a released state, committed in a git history of its own; its
+    local servers stop when the test is done with it."""
     copy = Repo(path)
     copy.path.mkdir()
     for name in _COPIED:
@@ -193,23 +185,20 @@ def _copy(path: Path) -> Repo:
         released = copy.make("release-protos")
         assert released.returncode == 0, released.stderr
         copy.commit(f"release {copy.version}")
-    return copy
+    yield copy
+    copy.stop_local_servers()
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Iterator[Repo]:
-    """A copy of the repository at a released state; its local servers stop after the test."""
-    copy = _copy(tmp_path / "repo")
-    yield copy
-    copy.stop_local_servers()
+    """A copy of the repository at a released state."""
+    yield from _copy(tmp_path / "repo")
 
 
 @pytest.fixture
 def other_repo(tmp_path: Path) -> Iterator[Repo]:
     """A second copy, as another checkout on the same machine."""
-    copy = _copy(tmp_path / "other")
-    yield copy
-    copy.stop_local_servers()
+    yield from _copy(tmp_path / "other")
 
 
 @dataclass(frozen=True)
