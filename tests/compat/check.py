@@ -24,20 +24,15 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
-from harness.processes import Supervisor, clean_environment, wait_until
+from harness.ports import accepts, free_port
+from harness.processes import Supervisor, clean_environment
 from harness.service import Replica, build_catalog
 from harness.website import Website
-from tests.compat.runtimes import (
-    End,
-    RuntimeVenv,
-    RuntimeVenvError,
-    create_venv,
-    pip_install,
-    runtime_venv,
-)
+from tests.compat.runtimes import End, RuntimeVenvError, create_venv, pip_install, runtime_venv
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "tests" / "compat" / "conformance"
@@ -81,24 +76,18 @@ def main(argv: list[str] | None = None) -> int:
         build_catalog(catalog)
         server = Replica(supervisor, "server", catalog)
         server.start()
-        today = f"today's (protos {_version_file()})"
-        jobs: list[tuple[Client, End, Path]] = [
-            (client, end, workdir / "venvs" / f"{n}-{end}")
-            for n, client in enumerate(clients)
-            for end in _ENDS
-        ]
+        venvs = workdir / "venvs"
+        jobs = [(c, end, venvs / f"{n}-{end}") for n, c in enumerate(clients) for end in _ENDS]
         with ThreadPoolExecutor(_PARALLEL) as pool:
-            cells = list(
-                pool.map(
-                    lambda job: _conformance(job[0], job[1], job[2], server.address, today), jobs
-                )
-            )
-        cells.append(_old_server(clients[0], supervisor, workdir, catalog, today))
+            cells = list(pool.map(partial(_conformance, server.address), jobs))
+        cells.append(_old_server(clients[0], supervisor, workdir, catalog))
     finally:
         supervisor.close()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    _print(cells)
+    print("\n| client | runtime | server | result |\n| --- | --- | --- | --- |")
+    for cell in cells:
+        print(f"| {cell.client} | {cell.runtime} | {cell.server} | {cell.result} |")
     failed = [cell for cell in cells if not cell.passed]
     print(f"\n{len(cells) - len(failed)} of {len(cells)} cells passed")
     return 1 if failed else 0
@@ -113,11 +102,8 @@ def _clients(folder: Path) -> list[Client]:
     images = sorted(RELEASES.glob("*.json"), key=lambda p: tuple(map(int, p.stem.split("."))))
 
     def build(image: Path) -> Client:
-        subprocess.run(
-            [ROOT / "ci" / "build_release_wheel.sh", image.stem, folder],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        command = [str(ROOT / "ci" / "build_release_wheel.sh"), image.stem, str(folder)]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         wheel = folder / f"bookshop_protos-{image.stem}-py3-none-any.whl"
         return Client(f"{image.stem} (from its release image)", image.stem, wheel)
 
@@ -130,31 +116,30 @@ def _clients(folder: Path) -> list[Client]:
     return [*releases, Client(f"{current} (the built wheel)", current, built)]
 
 
-def _conformance(client: Client, end: End, where: Path, target: str, server: str) -> Cell:
-    """Run the conformance suite in a fresh venv at `where`, `client` at one end of its range."""
+def run_suite(python: Path | str, target: str) -> subprocess.CompletedProcess[str]:
+    """The conformance suite, run by `python` against the server at `target` (host:port)."""
+    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--target", target, SUITE]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def _conformance(target: str, job: tuple[Client, End, Path]) -> Cell:
+    """Run the conformance suite against `target` in a fresh venv at `where`, holding `client`
+    at one `end` of its range."""
+    client, end, where = job
+    server = f"today's (protos {_version_file()})"
     try:
         env = runtime_venv(client.wheel, end, where)
-        _add_suite_tools(env)
+        # pytest (this checkout's version) and the google.rpc protos, keeping the runtime as is.
+        keep = [f"{name}=={installed}" for name, installed in env.versions.items()]
+        pip_install(env.python, f"pytest=={version('pytest')}", "googleapis-common-protos", *keep)
     except RuntimeVenvError as error:
         return Cell(client.label, end, server, False, f"could not install: {error}")
-    result = subprocess.run(
-        [env.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--target", target, SUITE],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_suite(env.python, target)
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-    runtime = f"{end}: " + ", ".join(f"{n} {v}" for n, v in env.versions.items())
     if result.returncode != 0:
         sys.stderr.write(result.stdout[-4000:] + result.stderr[-2000:])
-        return Cell(client.label, runtime, server, False, f"FAILED ({summary})")
-    return Cell(client.label, runtime, server, True, f"passed ({_counts(summary)})")
-
-
-def _add_suite_tools(env: RuntimeVenv) -> None:
-    """pytest (this checkout's version) and the google.rpc protos, keeping the runtime as is."""
-    keep = [f"{name}=={installed}" for name, installed in env.versions.items()]
-    pip_install(env.python, f"pytest=={version('pytest')}", "googleapis-common-protos", *keep)
+        return Cell(client.label, str(env), server, False, f"FAILED ({summary})")
+    return Cell(client.label, str(env), server, True, f"passed ({_counts(summary)})")
 
 
 def _counts(summary: str) -> str:
@@ -165,26 +150,18 @@ def _counts(summary: str) -> str:
     return f"{text}, {deselected.group(1)} of later releases deselected" if deselected else text
 
 
-def _old_server(
-    oldest: Client, supervisor: Supervisor, workdir: Path, catalog: Path, client: str
-) -> Cell:
+def _old_server(oldest: Client, supervisor: Supervisor, workdir: Path, catalog: Path) -> Cell:
     """Today's website against a server built only from the oldest release's code."""
     label = f"today's website (protos {_version_file()})"
     server_label = f"built from {oldest.version}'s code only"
     python = create_venv(workdir / "venvs" / "old-server")
-    pip_install(
-        python,
-        str(oldest.wheel),
-        "grpcio-health-checking",
-        f"protobuf=={version('protobuf')}",
-        f"grpcio=={version('grpcio')}",
-    )
+    runtime = [f"protobuf=={version('protobuf')}", f"grpcio=={version('grpcio')}"]
+    pip_install(python, str(oldest.wheel), "grpcio-health-checking", *runtime)
     pip_install(python, "--no-deps", str(ROOT / "recommendations-service"))
-    script = Path(__file__).with_name("legacy_server.py")
-    old = supervisor.start(
-        "old-server", [str(python), str(script), str(catalog)], clean_environment({})
-    )
-    port = _reported_port(supervisor.log_of("old-server"), old)
+    port = free_port()
+    argv = [str(python), str(Path(__file__).with_name("legacy_server.py")), str(catalog), str(port)]
+    old = supervisor.start("old-server", argv, clean_environment({}))
+    supervisor.wait_ready("old-server", old, lambda: accepts(port), what="listening")
     site = Website(supervisor, "website", workdir, f"127.0.0.1:{port}")
     site.start()
     pages = [site.get(path) for path in _PAGES]
@@ -207,33 +184,8 @@ def _old_server(
     if problems:
         return Cell(label, "-", server_label, False, "FAILED: " + "; ".join(problems))
     books = ", ".join(str(page.books) for page in pages)
-    return Cell(
-        label,
-        "-",
-        server_label,
-        True,
-        f"passed ({len(pages)} pages, {books} books, "
-        f"no author, {_BOOK_PAGE} a notice, nothing logged at WARNING or above)",
-    )
-
-
-def _reported_port(log: Path, process: subprocess.Popen[bytes]) -> int:
-    """The port the legacy server prints before anything else."""
-
-    def reported() -> bool:
-        if process.poll() is not None:
-            raise SystemExit(f"error: the legacy server exited:\n{log.read_text()[-2000:]}")
-        return log.read_text().split("\n", 1)[0].isdigit()
-
-    if not wait_until(reported, timeout=30):
-        raise SystemExit("error: the legacy server did not report its port")
-    return int(log.read_text().split("\n", 1)[0])
-
-
-def _print(cells: list[Cell]) -> None:
-    print("\n| client | runtime | server | result |\n| --- | --- | --- | --- |")
-    for cell in cells:
-        print(f"| {cell.client} | {cell.runtime} | {cell.server} | {cell.result} |")
+    result = f"passed ({len(pages)} pages, {books} books, no author, {_BOOK_PAGE} a notice, "
+    return Cell(label, "-", server_label, True, result + "nothing logged at WARNING or above)")
 
 
 if __name__ == "__main__":

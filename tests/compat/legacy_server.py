@@ -7,7 +7,7 @@ client against it, as a rolling upgrade would, in a venv holding that release, g
 grpcio-health-checking and the recommendations distribution installed without its dependencies
 (its catalog and recommender import neither gRPC nor protobuf).
 
-Usage: python legacy_server.py CATALOG   (prints the port it serves on, then serves until SIGTERM)
+Usage: python legacy_server.py CATALOG PORT   (serves on 127.0.0.1:PORT until SIGTERM)
 """
 
 from __future__ import annotations
@@ -56,18 +56,17 @@ class LegacyServicer(rpc.RecommendationsServiceServicer):
         )
 
 
-def main(catalog: Path) -> None:
-    """Serve on an ephemeral loopback port until SIGTERM."""
+def main(catalog: Path, port: int) -> None:
+    """Serve on 127.0.0.1:`port` until SIGTERM."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     rpc.add_RecommendationsServiceServicer_to_server(
         LegacyServicer(Recommender(load_catalog(catalog))), server
     )
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     health.set("", health_pb2.HealthCheckResponse.SERVING)
-    print(port, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stop.wait()
@@ -75,4 +74,4 @@ def main(catalog: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), int(sys.argv[2]))

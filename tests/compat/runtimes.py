@@ -45,10 +45,8 @@ class RuntimeVenvError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class RuntimeVenv:
-    """A venv holding the wheel at one end of its range.
-
-    `versions` maps each requirement the wheel declares for the installed extras (by its
-    declared name: "protobuf", "grpcio", ...) to the version installed.
+    """A venv holding the wheel at one end of its range; `versions` maps each requirement the
+    wheel declares for the installed extras ("protobuf", "grpcio", ...) to the version installed.
     """
 
     end: End
@@ -84,11 +82,8 @@ def declared_requirements(wheel: Path, extras: Collection[str] = ()) -> list[Req
 
 
 def floor(requirement: Requirement) -> Version:
-    """The version in the requirement's one `>=` clause: the oldest release it declares.
-
-    Raises ValueError when there is not exactly one `>=` clause, since then the declared range
-    has no single lowest end to test.
-    """
+    """The version in the requirement's one `>=` clause: the oldest release it declares (a
+    ValueError without exactly one, since then the range has no single lowest end to test)."""
     floors = [Version(spec.version) for spec in requirement.specifier if spec.operator == ">="]
     if len(floors) != 1:
         raise ValueError(f"{requirement} must declare exactly one floor (>=), got {len(floors)}")
@@ -107,38 +102,22 @@ def create_venv(where: Path) -> Path:
 def pip_install(python: Path, *arguments: str) -> None:
     """Run `pip install ARGUMENTS` into the environment of `python`, wheels only (a missing
     wheel fails at once rather than compiling grpcio from source)."""
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(python),
-            "install",
-            "--quiet",
-            "--only-binary=:all:",
-            *arguments,
-        ]
-    )
+    pip = [sys.executable, "-m", "pip", "--python", str(python)]
+    _run([*pip, "install", "--quiet", "--only-binary=:all:", *arguments])
 
 
 def installed_versions(python: Path, names: Collection[str]) -> dict[str, str]:
     """The versions of the distributions `names` installed in the environment of `python`."""
-    output = _run([str(python), "-c", _REPORT_VERSIONS, *names])
-    versions: dict[str, str] = json.loads(output)
+    versions: dict[str, str] = json.loads(_run([str(python), "-c", _REPORT_VERSIONS, *names]))
     return versions
 
 
 def runtime_venv(
     wheel: Path, end: End, where: Path, *, extras: Collection[str] = ()
 ) -> RuntimeVenv:
-    """Create a venv at `where` with `wheel` (and `extras`) installed at the given end of the
-    range its metadata declares, and report the versions installed.
-
-    `lowest` pins every declared requirement to its floor (each must declare one and the index
-    must serve it); `newest` installs with no pins, so pip takes the newest admitted releases.
-    Raises RuntimeVenvError, with pip's output, when pip cannot install that.
-    """
+    """A new venv at `where` holding `wheel` (and `extras`) at the given `end` of its declared
+    range (see the module's docstring), reporting the versions installed; RuntimeVenvError, with
+    pip's output, when pip cannot install that."""
     python = create_venv(where)
     requirements = declared_requirements(wheel, extras)
     pins = [f"{r.name}=={floor(r)}" for r in requirements] if end == "lowest" else []

@@ -6,20 +6,17 @@ against today's server with one promise broken: max_results 0 giving five books,
 
 from __future__ import annotations
 
-import subprocess
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-import pytest
 
 from harness.processes import Supervisor
 from harness.service import SERVER, Replica, build_catalog
+from tests.compat.check import run_suite
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    import subprocess
+    from pathlib import Path
 
-SUITE = Path(__file__).with_name("conformance")
 # The server, with one documented value changed before it starts.
 CHANGED_DEFAULT = (
     "import sys, recommendations.recommender as r; r.DEFAULT_RESULTS = 5; "
@@ -27,46 +24,23 @@ CHANGED_DEFAULT = (
 )
 
 
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("catalog") / "catalog.sqlite3"
-    build_catalog(path)
-    return path
-
-
-def _server(tmp_path: Path, catalog: Path, command: tuple[str, ...]) -> Iterator[str]:
+def _suite_against(tmp_path: Path, *server: str) -> subprocess.CompletedProcess[str]:
+    """The suite's run against the server that `server` starts on a fresh catalog."""
+    catalog = tmp_path / "catalog.sqlite3"
+    build_catalog(catalog)
     with Supervisor(tmp_path / "logs") as supervisor:
-        server = Replica(supervisor, "server", catalog, command=command)
-        server.start()
-        yield server.address
+        replica = Replica(supervisor, "server", catalog, command=server)
+        replica.start()
+        return run_suite(sys.executable, replica.address)
 
 
-def _suite(target: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--target", target, SUITE],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-@pytest.fixture
-def server(tmp_path: Path, catalog: Path) -> Iterator[str]:
-    yield from _server(tmp_path, catalog, (SERVER,))
-
-
-@pytest.fixture
-def broken_server(tmp_path: Path, catalog: Path) -> Iterator[str]:
-    yield from _server(tmp_path, catalog, (sys.executable, "-c", CHANGED_DEFAULT))
-
-
-def test_today_s_server_keeps_the_contract(server: str) -> None:
-    result = _suite(server)
+def test_today_s_server_keeps_the_contract(tmp_path: Path) -> None:
+    result = _suite_against(tmp_path, SERVER)
     assert result.returncode == 0, result.stdout
 
 
-def test_a_changed_default_for_max_results_is_caught(broken_server: str) -> None:
-    result = _suite(broken_server)
+def test_a_changed_default_for_max_results_is_caught(tmp_path: Path) -> None:
+    result = _suite_against(tmp_path, sys.executable, "-c", CHANGED_DEFAULT)
     failed = {
         line.split(" - ")[0].rsplit("::", 1)[-1]
         for line in result.stdout.splitlines()

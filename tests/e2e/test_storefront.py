@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
 # The README's screenshot is refreshed on purpose (E2E_SCREENSHOT_DIR=docs/screenshots), not by
@@ -47,7 +48,7 @@ def test_homepage_shows_three_mystery_books(page, website, console_errors):
     assert console_errors == []
 
 
-def test_category_page_shows_up_to_ten_books(page, website, console_errors):
+def test_category_page_shows_up_to_ten_books_the_same_on_reload(page, website, console_errors):
     page.goto(website + "/")
 
     page.get_by_role("navigation", name="Categories").get_by_role(
@@ -59,6 +60,8 @@ def test_category_page_shows_up_to_ten_books(page, website, console_errors):
     titles = visible_books(page)
     assert 1 <= len(titles) <= 10
     assert len(set(titles)) == len(titles)
+    page.reload()  # the same reader: the same books
+    assert visible_books(page) == titles
     assert console_errors == []
 
 
@@ -84,24 +87,6 @@ def test_a_book_on_the_homepage_leads_to_its_page(page, website, console_errors)
     assert console_errors == []
 
 
-def test_an_unknown_book_is_a_friendly_404(page, website, console_errors):
-    response = page.goto(website + "/books/999999/")
-
-    assert response.status == 404
-    expect(page.get_by_role("heading", level=1)).to_have_text("We could not find that page")
-    assert [error for error in console_errors if "404" not in error] == []
-
-
-def test_the_same_reader_sees_the_same_books_on_reload(page, website, console_errors):
-    page.goto(website + "/category/mystery/")
-    first = visible_books(page)
-
-    page.reload()
-
-    assert visible_books(page) == first
-    assert console_errors == []
-
-
 def test_keyboard_users_can_skip_to_the_content(page, website, console_errors):
     page.goto(website + "/")
 
@@ -113,8 +98,9 @@ def test_keyboard_users_can_skip_to_the_content(page, website, console_errors):
     assert console_errors == []
 
 
-def test_an_unknown_category_is_a_friendly_404(page, website, console_errors):
-    response = page.goto(website + "/category/poetry/")
+@pytest.mark.parametrize("path", ["/books/999999/", "/category/poetry/"])
+def test_an_unknown_book_or_category_is_a_friendly_404(page, website, console_errors, path):
+    response = page.goto(website + path)
 
     assert response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("We could not find that page")

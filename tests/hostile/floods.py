@@ -45,6 +45,7 @@ class Flood:
     dropped: int = 0
     held: int = 0  # how many were established when the flood ended
     _sockets: dict[int, socket.socket] = field(default_factory=dict)
+    _started: set[int] = field(default_factory=set)  # slowloris ones whose request line went out
     _poll: select.epoll = field(default_factory=select.epoll)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -60,20 +61,20 @@ class Flood:
         # Readable means the server answered (an error page) or closed it: either way, dropped.
         self._poll.register(sock, select.EPOLLIN | select.EPOLLRDHUP)
 
-    def _drop(self, fd: int) -> None:
+    def _reopen(self, fd: int) -> None:
+        """Count a connection the server dropped, and open another in its place."""
         self._poll.unregister(fd)
         self._sockets.pop(fd).close()
+        self._started.discard(fd)
         self.dropped += 1
+        self._open()
 
     def _run(self) -> None:
-        started: set[int] = set()  # slowloris connections whose request line went out
         next_tick = time.monotonic()
         while not self._stop.is_set():
             for fd, _events in self._poll.poll(0.2):
                 if fd in self._sockets:
-                    self._drop(fd)
-                    started.discard(fd)
-                    self._open()
+                    self._reopen(fd)
             if not self.slowloris or time.monotonic() < next_tick:
                 continue
             next_tick += 1.0
@@ -81,15 +82,13 @@ class Flood:
                 if self._sockets.get(fd) is not sock:
                     continue  # dropped above; its number may be a new connection's already
                 try:
-                    sock.send(b"a" if fd in started else _REQUEST_START)
+                    sock.send(b"a" if fd in self._started else _REQUEST_START)
                 except (BlockingIOError, InterruptedError):
                     continue  # still connecting, or its buffer is full: the next second tries
                 except OSError:
-                    self._drop(fd)
-                    started.discard(fd)
-                    self._open()
+                    self._reopen(fd)
                     continue
-                started.add(fd)
+                self._started.add(fd)
 
     def __enter__(self) -> Flood:
         for _ in range(self.size):

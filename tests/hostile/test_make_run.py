@@ -25,6 +25,9 @@ from harness.processes import Supervisor, clean_environment
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 20
 STOP_SECONDS = 10.0
+PORTS = ("MARKETPLACE_PORT", "RECOMMENDATIONS_PORT", "RECOMMENDATIONS_METRICS_PORT")
+# 127.0.0.1 as `ss` writes it, for IPv4 and IPv4-mapped IPv6 sockets.
+LOOPBACK = {"127.0.0.1", "[::ffff:127.0.0.1]"}
 # Seeded: every run sends the same rounds, and each count (1, 2, 3) and kind occurs.
 _PLAN = random.Random(20261128)
 SIGNAL_ROUNDS = [
@@ -33,20 +36,16 @@ SIGNAL_ROUNDS = [
 ]
 
 
-def listening_addresses(port: int) -> set[str]:
-    """The local addresses of every TCP socket listening on `port` (from /proc/net)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            address, _, hex_port = local.partition(":")
-            if state == "0A" and int(hex_port, 16) == port:
-                found.add(address)
+def listeners(port: int) -> dict[str, set[int]]:
+    """Each local address that a TCP socket listens on `port` at, with the processes listening."""
+    table = subprocess.run(["ss", "-ltnpH"], check=True, capture_output=True, text=True).stdout
+    found: dict[str, set[int]] = {}
+    for line in table.splitlines():
+        address, _, listening = line.split()[3].rpartition(":")
+        if listening == str(port):
+            pids = {int(part.split(",")[0]) for part in line.split("pid=")[1:]}
+            found.setdefault(address, set()).update(pids)
     return found
-
-
-# 127.0.0.1 as /proc/net/tcp and /proc/net/tcp6 (an IPv4-mapped address) write it.
-LOOPBACK = {"0100007F", "0000000000000000FFFF00000100007F"}
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +63,9 @@ def environment(tmp_path_factory):
 def start(environment, name):
     """`make run` on fresh ports in a new process group; returns it, its ports and its log."""
     env, supervisor = environment
-    ports = {
-        "MARKETPLACE_PORT": free_port(),
-        "RECOMMENDATIONS_PORT": free_port(),
-        "RECOMMENDATIONS_METRICS_PORT": free_port(),
-    }
-    make = supervisor.start(
-        name, ["make", "-s", "run"], {**env, **{k: str(v) for k, v in ports.items()}}, cwd=ROOT
-    )
+    ports = {setting: free_port() for setting in PORTS}
+    env = {**env, **{setting: str(port) for setting, port in ports.items()}}
+    make = supervisor.start(name, ["make", "-s", "run"], env, cwd=ROOT)
     site = f"http://127.0.0.1:{ports['MARKETPLACE_PORT']}/"
     supervisor.wait_ready(
         name,
@@ -84,47 +78,36 @@ def start(environment, name):
     return make, ports, supervisor.log_of(name)
 
 
-def stopped_within(make, ports, seconds):
-    """Whether make exited and no port listens within `seconds`."""
-    deadline = time.monotonic() + seconds
+def assert_stopped(make, ports, log, after: str) -> None:
+    """Fail, saying what was `after` and stopping what is left, unless make exits and no port
+    listens within STOP_SECONDS."""
+    deadline = time.monotonic() + STOP_SECONDS
     while time.monotonic() < deadline:
         if make.poll() is not None and not any(accepts(p) for p in ports.values()):
-            return True
+            return
         time.sleep(0.1)
-    return False
-
-
-def listener_pids(port: int) -> set[int]:
-    """The processes listening on `port` (from `ss`)."""
-    table = subprocess.run(["ss", "-ltnpH"], check=True, capture_output=True, text=True).stdout
-    return {
-        int(part.split(",")[0])
-        for line in table.splitlines()
-        if f":{port} " in line
-        for part in line.split("pid=")[1:]
-    }
-
-
-def clean_up(make, ports):
-    """After a failed round: stop whatever still listens, so the next test starts clean."""
+    left = {name: port for name, port in ports.items() if accepts(port)}
     for port in ports.values():
-        for pid in listener_pids(port):
-            os.kill(pid, signal.SIGKILL)
+        for pids in listeners(port).values():
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
     if make.poll() is None:
         os.killpg(make.pid, signal.SIGKILL)
         make.wait()
+    pytest.fail(f"after {after}: still listening {left}\n{log.read_text()[-3000:]}")
 
 
 def test_make_run_listens_on_loopback_only(environment):
     make, ports, log = start(environment, "loopback")
     try:
         for name, port in ports.items():
-            assert listening_addresses(port) <= LOOPBACK, (name, listening_addresses(port))
-            assert listening_addresses(port), name
+            addresses = listeners(port).keys()
+            assert addresses, name
+            assert addresses <= LOOPBACK, (name, addresses)
         assert "the bookshop is open at http://127.0.0.1:" in log.read_text()
     finally:
         os.killpg(make.pid, signal.SIGINT)
-        assert stopped_within(make, ports, STOP_SECONDS)
+        assert_stopped(make, ports, log, "SIGINT")
 
 
 @pytest.mark.parametrize(
@@ -140,19 +123,14 @@ def test_make_run_stops_everything_on_one_to_three_signals(environment, signals)
             time.sleep(random.uniform(0.0, 0.05))
         os.killpg(make.pid, sent)
 
-    if not stopped_within(make, ports, STOP_SECONDS):
-        left = {name: port for name, port in ports.items() if accepts(port)}
-        clean_up(make, ports)
-        pytest.fail(f"after {signals}: still listening {left}\n{log.read_text()[-3000:]}")
+    assert_stopped(make, ports, log, str(signals))
 
 
 @pytest.mark.parametrize("stopping", ["MARKETPLACE_PORT", "RECOMMENDATIONS_PORT"])
 def test_when_either_process_stops_the_other_is_stopped(environment, stopping):
     make, ports, log = start(environment, f"stop-{stopping}")
-    for pid in listener_pids(ports[stopping]):
+    for pid in set().union(*listeners(ports[stopping]).values()):
         os.kill(pid, signal.SIGKILL)
 
-    if not stopped_within(make, ports, STOP_SECONDS):
-        clean_up(make, ports)
-        pytest.fail(f"the other process kept running:\n{log.read_text()[-3000:]}")
+    assert_stopped(make, ports, log, f"killing the process on {stopping}")
     assert make.returncode != 0

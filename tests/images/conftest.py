@@ -10,6 +10,7 @@ and the Python package index. The time each phase took is printed at the end.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import shutil
 import subprocess
@@ -53,19 +54,10 @@ class Image:
         return f"localhost/bookshop-{self.name}:{version}"
 
 
+FOLDERS = {"recommendations": "recommendations-service", "marketplace": "marketplace-django"}
 IMAGES = {
-    "recommendations": Image(
-        "recommendations",
-        "recommendations-service",
-        ROOT / "requirements" / "recommendations.txt",
-        "bookshop-recommendations",
-    ),
-    "marketplace": Image(
-        "marketplace",
-        "marketplace-django",
-        ROOT / "requirements" / "marketplace.txt",
-        "bookshop-marketplace",
-    ),
+    name: Image(name, folder, ROOT / "requirements" / f"{name}.txt", f"bookshop-{name}")
+    for name, folder in FOLDERS.items()
 }
 
 
@@ -113,14 +105,9 @@ def _debootstrap(tarball: Path) -> None:
     tarball.parent.mkdir(parents=True, exist_ok=True)
     rootfs = Path(tempfile.mkdtemp(prefix="rootfs.", dir=tarball.parent))
     try:
-        command = ["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", "bookworm"]
+        argv = ["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", "bookworm"]
         with (tarball.parent / "debootstrap.log").open("w") as log:
-            subprocess.run(
-                [*command, str(rootfs)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                check=True,
-            )
+            subprocess.run([*argv, str(rootfs)], stdout=log, stderr=subprocess.STDOUT, check=True)
         # Neither the downloaded packages nor the package lists belong in the image.
         for leftover in (rootfs / "var/cache/apt/archives").glob("*.deb"):
             leftover.unlink()
@@ -141,13 +128,11 @@ def _debootstrap(tarball: Path) -> None:
 def built(podman, base_image):
     """`built(name)`: the image of that service, built (without a layer cache) on first use."""
     assert CA_BUNDLE.is_file(), f"CA bundle {CA_BUNDLE} not found (set TEST_IMAGES_CA_BUNDLE)"
-    images: dict[str, Image] = {}
 
+    @functools.cache
     def build(name: str) -> Image:
-        if name not in images:
-            with phase(f"{name} image build"):
-                images[name] = _build(podman, base_image, IMAGES[name])
-        return images[name]
+        with phase(f"{name} image build"):
+            return _build(podman, base_image, IMAGES[name])
 
     return build
 
@@ -164,32 +149,17 @@ def _build(podman: Podman, base_image: str, image: Image) -> Image:
     result = podman(
         "build",
         "--no-cache",
-        "--build-arg",
-        f"BASE_IMAGE={base_image}",
-        "--secret",
-        f"id=pip_cert,src={CA_BUNDLE}",
-        "--iidfile",
-        str(image_id),
-        "--file",
-        str(ROOT / image.folder / "Dockerfile"),
-        "--tag",
-        image.tag,
+        "--build-arg", f"BASE_IMAGE={base_image}",
+        "--secret", f"id=pip_cert,src={CA_BUNDLE}",
+        "--iidfile", str(image_id),
+        "--file", str(ROOT / image.folder / "Dockerfile"),
+        "--tag", image.tag,
         str(ROOT),
         check=False,
         timeout=None,
-    )
+    )  # fmt: skip
     log.write_text(result.stdout + result.stderr)
     if result.returncode != 0:
         tail = "\n".join(log.read_text().splitlines()[-30:])
         pytest.fail(f"podman build of {image.folder} failed (output in {log}):\n{tail}")
     return dataclasses.replace(image, id=image_id.read_text().strip())
-
-
-@pytest.fixture(scope="session")
-def service_image(built):
-    return built("recommendations")
-
-
-@pytest.fixture(scope="session")
-def website_image(built):
-    return built("marketplace")

@@ -78,9 +78,10 @@ def test_it_holds_exactly_its_lock_and_the_two_distributions_built_from_the_tree
     assert built <= installed.keys()
 
 
-def test_the_website_image_holds_its_collected_static_files(podman, website_image):
+def test_the_website_image_holds_its_collected_static_files(podman, built):
+    website = built("marketplace")
     listing = podman.shell(
-        website_image.id, 'test -n "$DJANGO_STATIC_ROOT" && ls -A "$DJANGO_STATIC_ROOT"'
+        website.id, 'test -n "$DJANGO_STATIC_ROOT" && ls -A "$DJANGO_STATIC_ROOT"'
     )
     assert listing.returncode == 0, listing.stderr
-    assert listing.stdout.split(), f"{website_image.tag} has no collected static files"
+    assert listing.stdout.split(), f"{website.tag} has no collected static files"

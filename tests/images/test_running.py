@@ -23,13 +23,10 @@ from harness.processes import wait_until
 MODES = ("plaintext", "mutual-tls")
 LOCKED_DOWN = (
     "--read-only",
-    "--tmpfs",
-    "/tmp:rw,size=64m",
-    "--cap-drop",
-    "ALL",
-    "--security-opt",
-    "no-new-privileges",
-)
+    "--tmpfs", "/tmp:rw,size=64m",
+    "--cap-drop", "ALL",
+    "--security-opt", "no-new-privileges",
+)  # fmt: skip
 INTERNAL_PATHS = ("/metrics", "/healthz", "/readyz")
 # Run inside a container (only the pages' port is published): the status, then the body.
 _FETCH = """
@@ -70,19 +67,16 @@ class Pair:
         """The status and body of `path` on the website's internal port (9000)."""
         return _inside(self.website, f"http://127.0.0.1:9000{path}")
 
-    def site_calls(self) -> float:
-        """The website's recommendation calls that ended OK, from its own metrics."""
-        _, text = self.internal("/metrics")
-        calls = by_label(parse(text), "marketplace_recommendations_calls_total", "grpc_code")
-        return calls.get("OK", 0.0)
-
-    def served(self) -> float:
-        """The Recommend calls the service answered OK, from its own metrics (port 9464)."""
-        _, text = _inside(self.service, "http://127.0.0.1:9464/metrics")
+    def ok_calls(self) -> tuple[float, float]:
+        """The recommendation calls that ended OK by the website's own metrics, and the Recommend
+        calls the service answered OK by its own (port 9464)."""
+        site = parse(self.internal("/metrics")[1])
+        service = parse(_inside(self.service, "http://127.0.0.1:9464/metrics")[1])
+        calls = by_label(site, "marketplace_recommendations_calls_total", "grpc_code")
         handled = by_label(
-            parse(text), "grpc_server_handled_total", "grpc_code", grpc_method="Recommend"
+            service, "grpc_server_handled_total", "grpc_code", grpc_method="Recommend"
         )
-        return handled.get("OK", 0.0)
+        return calls.get("OK", 0.0), handled.get("OK", 0.0)
 
     def logs(self) -> str:
         """The end of both containers' output, for failure messages."""
@@ -138,7 +132,7 @@ def _mutual_tls(podman, folder):
 
 
 @pytest.fixture(scope="module", params=MODES)
-def pair(request, podman, service_image, website_image, tmp_path_factory):
+def pair(request, podman, built, tmp_path_factory):
     mode = request.param
     with phase(f"{mode}: containers started, service SERVING"):
         limits = ["--network", podman.network(), *LOCKED_DOWN]
@@ -165,8 +159,9 @@ def pair(request, podman, service_image, website_image, tmp_path_factory):
             service_tls, website_tls = _mutual_tls(podman, tmp_path_factory.mktemp("certs"))
             service_options += service_tls
             website_options += website_tls
-        service = podman.run(service_image.id, f"recommendations-{mode}", *limits, *service_options)
-        website = podman.run(website_image.id, f"marketplace-{mode}", *limits, *website_options)
+        service_image, website_image = built("recommendations").id, built("marketplace").id
+        service = podman.run(service_image, f"recommendations-{mode}", *limits, *service_options)
+        website = podman.run(website_image, f"marketplace-{mode}", *limits, *website_options)
         started = Pair(mode, service, website, f"http://{website.address(8000)}", health_port)
         # The pages' port listens apart from the internal one: both must answer.
         ready = wait_until(
@@ -184,35 +179,23 @@ def pair(request, podman, service_image, website_image, tmp_path_factory):
     podman.remove(service)
 
 
-def test_the_service_is_serving_on_its_plaintext_health_port(pair):
-    assert pair.serving(), pair.logs()
+def test_the_homepage_shows_live_books_its_call_counted_ok_by_the_website_and_the_service(pair):
+    calls, served = pair.ok_calls()
 
-
-def test_the_homepage_shows_live_books(pair):
     status, page = fetch(pair.site + "/")
 
     assert status == 200, pair.logs()
     assert page.count("data-book-id=") > 0, pair.logs()
     assert "Recommendations are unavailable" not in page
-
-
-def test_a_page_s_call_is_counted_ok_by_the_website_and_by_the_service(pair):
-    calls, served = pair.site_calls(), pair.served()
-
-    assert fetch(pair.site + "/")[0] == 200
-
-    assert pair.site_calls() > calls, pair.logs()
-    assert pair.served() > served, pair.logs()
+    calls_after, served_after = pair.ok_calls()
+    assert calls_after > calls, pair.logs()
+    assert served_after > served, pair.logs()
 
 
 @pytest.mark.parametrize("path", INTERNAL_PATHS)
-def test_the_pages_port_does_not_serve_metrics_or_probes(pair, path):
-    assert fetch(pair.site + path)[0] == 404
-
-
-@pytest.mark.parametrize("path", INTERNAL_PATHS)
-def test_the_internal_port_serves_metrics_and_probes(pair, path):
+def test_metrics_and_probes_are_served_on_the_internal_port_alone(pair, path):
     assert pair.internal(path)[0] == 200, pair.logs()
+    assert fetch(pair.site + path)[0] == 404
 
 
 def test_sigterm_stops_both_with_exit_0(pair):

@@ -38,11 +38,9 @@ def field_violations(failed: grpc.Call) -> dict[str, str]:
 
 def padded(request: bytes, size: int) -> bytes:
     """`request` with an unknown length-delimited field (15) making it `size` bytes or more."""
-    padding = b"x" * size
-    length, value = bytearray(), len(padding)
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        length.append(byte | (0x80 if value else 0))
-        if not value:
-            break
-    return request + b"\x7a" + bytes(length) + padding
+    return request + b"\x7a" + _varint(size) + b"x" * size
+
+
+def _varint(value: int) -> bytes:
+    """`value` as a protobuf varint: seven bits a byte, the lowest first."""
+    return bytes([(value & 0x7F) | 0x80]) + _varint(value >> 7) if value > 0x7F else bytes([value])

@@ -75,17 +75,16 @@ def test_every_book_has_its_author(stub) -> None:
         assert all(book.author for book in _books(stub, user_id=3, category=category))
 
 
+BAD_FIELDS = {
+    "unspecified-category": ({"user_id": 1}, "category"),
+    "unknown-category": ({"user_id": 1, "category": 99}, "category"),
+    "negative-user": ({"user_id": -1, "category": MYSTERY}, "user_id"),
+    "negative-max-results": ({"user_id": 1, "category": MYSTERY, "max_results": -2}, "max_results"),
+}
+
+
 @since("1.0.0")
-@pytest.mark.parametrize(
-    ("fields", "field"),
-    [
-        ({"user_id": 1}, "category"),
-        ({"user_id": 1, "category": 99}, "category"),
-        ({"user_id": -1, "category": MYSTERY}, "user_id"),
-        ({"user_id": 1, "category": MYSTERY, "max_results": -2}, "max_results"),
-    ],
-    ids=["unspecified-category", "unknown-category", "negative-user", "negative-max-results"],
-)
+@pytest.mark.parametrize(("fields", "field"), BAD_FIELDS.values(), ids=BAD_FIELDS)
 def test_a_bad_field_is_invalid_argument_naming_it(
     stub, fields: dict[str, int], field: str
 ) -> None:

@@ -59,41 +59,32 @@ def test_the_same_reader_gets_the_same_order(stub) -> None:
 
 @since("1.2.0")
 def test_different_readers_get_different_orders(stub) -> None:
-    orders = {
-        tuple(
-            book.id
-            for book in stub.Recommend(
-                pb.RecommendRequest(reader_id=f"reader-{n}", category=MYSTERY, page_size=5),
-                timeout=5,
-            ).books
-        )
-        for n in range(30)
-    }
+    orders = set()
+    for n in range(30):
+        request = pb.RecommendRequest(reader_id=f"reader-{n}", category=MYSTERY, page_size=5)
+        orders.add(tuple(book.id for book in stub.Recommend(request, timeout=5).books))
     assert len(orders) >= 28
 
 
+BAD_FIELDS = {
+    "empty-reader": ({"reader_id": "", "category": MYSTERY}, {"reader_id"}),
+    "long-reader": ({"reader_id": "r" * 129, "category": MYSTERY}, {"reader_id"}),
+    "unspecified-category": ({"reader_id": "r"}, {"category"}),
+    "unknown-category": ({"reader_id": "r", "category": 99}, {"category"}),
+    "negative-page-size": ({"reader_id": "r", "category": MYSTERY, "page_size": -1}, {"page_size"}),
+    "forged-token": (
+        {"reader_id": "r", "category": MYSTERY, "page_token": "not-a-token"},
+        {"page_token"},
+    ),
+    "three-fields": (
+        {"reader_id": "", "category": 0, "page_size": -5},
+        {"reader_id", "category", "page_size"},
+    ),
+}
+
+
 @since("1.2.0")
-@pytest.mark.parametrize(
-    ("fields", "bad"),
-    [
-        ({"reader_id": "", "category": MYSTERY}, {"reader_id"}),
-        ({"reader_id": "r" * 129, "category": MYSTERY}, {"reader_id"}),
-        ({"reader_id": "r"}, {"category"}),
-        ({"reader_id": "r", "category": 99}, {"category"}),
-        ({"reader_id": "r", "category": MYSTERY, "page_size": -1}, {"page_size"}),
-        ({"reader_id": "r", "category": MYSTERY, "page_token": "not-a-token"}, {"page_token"}),
-        ({"reader_id": "", "category": 0, "page_size": -5}, {"reader_id", "category", "page_size"}),
-    ],
-    ids=[
-        "empty-reader",
-        "long-reader",
-        "unspecified-category",
-        "unknown-category",
-        "negative-page-size",
-        "forged-token",
-        "three-fields",
-    ],
-)
+@pytest.mark.parametrize(("fields", "bad"), BAD_FIELDS.values(), ids=BAD_FIELDS)
 def test_bad_fields_are_invalid_argument_with_one_violation_each(stub, fields, bad) -> None:
     failed = failure(lambda: stub.Recommend(pb.RecommendRequest(**fields), timeout=5))
     assert failed.code() is grpc.StatusCode.INVALID_ARGUMENT
