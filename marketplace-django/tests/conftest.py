@@ -10,20 +10,29 @@ from tests.servers import ScriptedServicer, start
 
 
 @pytest.fixture
-def servicer():
-    return ScriptedServicer()
+def serve(settings):
+    """Starts a real server in the given API versions, points the site at it and returns its
+    ScriptedServicer; every server is stopped after the test."""
+    servicer, servers = ScriptedServicer(), []
+
+    def serving(versions: tuple[str, ...] = ("v2", "v1")) -> ScriptedServicer:
+        server, port = start(servicer, versions=versions)
+        servers.append(server)
+        settings.RECOMMENDATIONS_TARGET = f"127.0.0.1:{port}"
+        recommendations.close()
+        return servicer
+
+    yield serving
+    servicer.released.set()
+    for server in servers:
+        server.stop(grace=0)
+    recommendations.close()
 
 
 @pytest.fixture
-def recommendations_server(servicer, settings):
+def recommendations_server(serve):
     """A real recommendations server on an ephemeral port, which the site is pointed at."""
-    server, port = start(servicer)
-    settings.RECOMMENDATIONS_TARGET = f"127.0.0.1:{port}"
-    recommendations.close()
-    yield servicer
-    servicer.released.set()
-    server.stop(grace=0)
-    recommendations.close()
+    return serve()
 
 
 @pytest.fixture

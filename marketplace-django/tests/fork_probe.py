@@ -1,9 +1,9 @@
 """Run as a script by test_recommendations_client: forks and reports what each process sees.
 
 Usage: python fork_probe.py preload|after-use. With `preload` the parent only loads the site
-(as gunicorn's master does with --preload) before forking; with `after-use` it first makes a
-call itself. Each child makes a call and prints one JSON line: its pid, the pid its channel
-belongs to, and the books it got.
+(its WSGI application and URLs, as a pre-forking server's master does) before forking; with
+`after-use` it first makes a call itself. Each child makes a call and prints one JSON line: its
+pid, the pid its channel belongs to, and the books it got.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def report(facts: dict[str, object]) -> None:
 
 def main(mode: str) -> None:
     get_wsgi_application()
+    import marketplace.urls  # noqa: F401  (what the first request would import)
+
     if mode == "after-use":
         report({"parent": True, **call()})
     else:

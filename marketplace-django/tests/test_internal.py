@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import wsgiref.util
 
 import pytest
@@ -22,42 +23,42 @@ def call(path, method="GET"):
     return answer["status"], answer["headers"], body
 
 
-def test_healthz_answers_without_touching_anything(nothing_listening, calls_counted):
+@pytest.mark.django_db
+def test_the_probes_answer_get_and_head_only_without_calling_the_service(
+    nothing_listening, calls_counted
+):
+    assert call("/readyz")[::2] == ("200 OK", b"ready\n")  # the database answers
     status, headers, body = call("/healthz")
-
     assert (status, body) == ("200 OK", b"ok\n")
     assert headers["Content-Type"].startswith("text/plain")
+    status, headers, body = call("/healthz", "HEAD")
+    assert (status, body, headers["Content-Length"]) == ("200 OK", b"", "3")
+    for method in ("POST", "PUT", "DELETE", "TRACE"):
+        status, headers, _ = call("/healthz", method)
+        assert (status, headers["Allow"]) == ("405 Method Not Allowed", "GET, HEAD"), method
     assert calls_counted("UNAVAILABLE") == 0
 
 
 @pytest.mark.django_db
-def test_readyz_answers_when_the_database_does():
-    assert call("/readyz")[::2] == ("200 OK", b"ready\n")
+def test_metrics_count_requests_per_view_and_call_outcomes(client, nothing_listening):
+    client.get("/")
+    client.get("/category/mystery/")
 
-
-def test_metrics_are_in_prometheus_text_format():
     status, headers, body = call("/metrics")
 
     assert status == "200 OK"
     assert headers["Content-Type"].startswith("text/plain; version=")
-    assert b"# TYPE marketplace_http_requests_total counter" in body
+    text = body.decode()
+    assert "# TYPE marketplace_http_requests_total counter" in text
+    assert 'marketplace_recommendations_calls_total{grpc_code="UNAVAILABLE"}' in text
+    assert re.search(
+        r'marketplace_http_requests_total\{method="GET",status="200",view="storefront:home"\} \d',
+        text,
+    )
+    bucket = 'marketplace_http_request_duration_seconds_bucket{le="0.5",view="storefront:category"}'
+    assert bucket in text
 
 
 @pytest.mark.parametrize("path", ["/", "/admin/", "/metrics/", "/static/storefront/site.css"])
 def test_any_other_path_is_404(path):
     assert call(path)[0] == "404 Not Found"
-
-
-@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "TRACE"])
-def test_only_get_and_head_are_allowed(method):
-    status, headers, _ = call("/healthz", method)
-
-    assert status == "405 Method Not Allowed"
-    assert headers["Allow"] == "GET, HEAD"
-
-
-def test_head_has_no_body():
-    status, headers, body = call("/healthz", "HEAD")
-
-    assert (status, body) == ("200 OK", b"")
-    assert headers["Content-Length"] == "3"

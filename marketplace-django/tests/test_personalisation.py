@@ -11,34 +11,23 @@ from storefront.personalisation import SESSION_KEY, as_user_id
 
 
 @pytest.mark.django_db
-def test_an_anonymous_reader_keeps_one_id_across_pages(client, recommendations_server):
+def test_a_reader_keeps_one_id_across_pages_another_gets_another_a_user_their_own(
+    client, recommendations_server
+):
     client.get("/")
     client.get("/category/science-fiction/")
     client.get("/")
-
-    ids = {int(request.reader_id) for request in recommendations_server.requests}
-    assert len(ids) == 1
-    assert 0 <= ids.pop() < 2**31
-
-
-@pytest.mark.django_db
-def test_different_anonymous_readers_get_different_ids(recommendations_server):
     Client().get("/")
-    Client().get("/")
-
-    first, second = (int(request.reader_id) for request in recommendations_server.requests)
-    assert first != second
-
-
-@pytest.mark.django_db
-def test_a_signed_in_reader_is_known_by_their_user_id(client, recommendations_server):
     user = get_user_model().objects.create_user(username="ada", password="not-used-here")
-    client.force_login(user)
+    signed_in = Client()
+    signed_in.force_login(user)
+    signed_in.get("/")
 
-    client.get("/")
-
-    (request,) = recommendations_server.requests
-    assert int(request.reader_id) == user.pk
+    *ids, other, known = (int(request.reader_id) for request in recommendations_server.requests)
+    assert len(set(ids)) == 1
+    assert 0 <= ids[0] < 2**31
+    assert other != ids[0]
+    assert known == user.pk
 
 
 @pytest.mark.django_db

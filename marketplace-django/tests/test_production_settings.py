@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -12,24 +11,35 @@ import pytest
 from marketplace.settings import committed_keys
 
 from harness.ports import free_port
+from harness.processes import clean_environment
 
-MANAGE = Path(__file__).resolve().parents[1] / "manage.py"
+CHECK = (sys.executable, str(Path(__file__).resolve().parents[1] / "manage.py"), "check")
+SERVER = (str(Path(sys.executable).with_name("marketplace-server")),)
 # Made at run time: a key written here would be one the repository contains, which production
 # refuses.
 GOOD_KEY = secrets.token_urlsafe(50)
+NINETEEN_DIFFERENT = ("abcdefghijklmnopqrs" * 3)[:50]
+WEAK = "DJANGO_SECRET_KEY is too weak: "
+COMMITTED = (
+    "DJANGO_SECRET_KEY is a key committed to the repository: a random string of at least 50 "
+    "characters, 20 of them different, never one in the repository, e.g. "
+)
 
 
-def production(*args, cwd=None, **env):
-    """Run `args` with production settings and only the environment given here."""
-    base = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "RECOMMENDATIONS_", "DATABASE_URL"))
+def production(command, cwd, **env):
+    """Run `command` with production settings, a good key, DJANGO_ALLOWED_HOSTS and a free port,
+    changed by `env` (None unsets), and no other variable of the site's."""
+    site = clean_environment({"DJANGO_SETTINGS_MODULE": "marketplace.settings.prod"})
+    site.pop("DATABASE_URL", None)
+    site |= {
+        "DJANGO_SECRET_KEY": GOOD_KEY,
+        "DJANGO_ALLOWED_HOSTS": "shop",
+        "MARKETPLACE_BIND": "127.0.0.1",
+        "MARKETPLACE_PORT": str(free_port()),
     }
-    base["DJANGO_SETTINGS_MODULE"] = "marketplace.settings.prod"
     return subprocess.run(
-        list(args),
-        env={**base, **env},
+        list(command),
+        env={key: value for key, value in (site | env).items() if value is not None},
         capture_output=True,
         text=True,
         timeout=60,
@@ -38,12 +48,9 @@ def production(*args, cwd=None, **env):
     )
 
 
-def manage(*args, **env):
-    return production(sys.executable, str(MANAGE), *args, **env)
-
-
-def test_check_deploy_reports_no_issues():
-    result = manage("check", "--deploy", DJANGO_SECRET_KEY=GOOD_KEY, DJANGO_ALLOWED_HOSTS="shop")
+@pytest.mark.parametrize("key", [GOOD_KEY, NINETEEN_DIFFERENT + "t"])
+def test_check_deploy_reports_no_issues(tmp_path, key):
+    result = production((*CHECK, "--deploy"), tmp_path, DJANGO_SECRET_KEY=key)
 
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
@@ -51,103 +58,50 @@ def test_check_deploy_reports_no_issues():
 
 
 @pytest.mark.parametrize(
-    ("env", "message"),
+    ("command", "env", "message"),
     [
-        ({"DJANGO_ALLOWED_HOSTS": "shop"}, "error: DJANGO_SECRET_KEY is not set: "),
+        (CHECK, {"DJANGO_SECRET_KEY": None}, "DJANGO_SECRET_KEY is not set: "),
+        (CHECK, {"DJANGO_SECRET_KEY": "django-insecure-" + GOOD_KEY}, WEAK),
+        (CHECK, {"DJANGO_SECRET_KEY": "abcde" * 20}, WEAK),
+        (CHECK, {"DJANGO_SECRET_KEY": GOOD_KEY[:49]}, WEAK),
+        (CHECK, {"DJANGO_SECRET_KEY": NINETEEN_DIFFERENT}, WEAK),
+        *[(CHECK, {"DJANGO_SECRET_KEY": key}, COMMITTED) for key in sorted(committed_keys.ALL)],
+        (CHECK, {"DJANGO_ALLOWED_HOSTS": None}, "DJANGO_ALLOWED_HOSTS is not set: "),
+        (CHECK, {"DATABASE_URL": "x"}, "DATABASE_URL is not a database URL: "),
+        (CHECK, {"RECOMMENDATIONS_PORT": "http"}, "RECOMMENDATIONS_PORT is not an integer: "),
         (
-            {"DJANGO_ALLOWED_HOSTS": "shop", "DJANGO_SECRET_KEY": "django-insecure-" + GOOD_KEY},
-            "error: DJANGO_SECRET_KEY is too weak: ",
+            CHECK,
+            {"RECOMMENDATIONS_TLS_CA": "/nonexistent/ca.pem"},
+            "RECOMMENDATIONS_TLS_CA is not a readable file: ",
+        ),
+        (SERVER, {"DJANGO_SECRET_KEY": None}, "DJANGO_SECRET_KEY is not set: "),
+        (
+            SERVER,
+            {"MARKETPLACE_PORT": "8123", "MARKETPLACE_INTERNAL_PORT": "8123"},
+            "MARKETPLACE_INTERNAL_PORT is the public port 8123: ",
         ),
         (
-            {"DJANGO_ALLOWED_HOSTS": "shop", "DJANGO_SECRET_KEY": "abcde" * 20},
-            "error: DJANGO_SECRET_KEY is too weak: ",
+            SERVER,
+            {"OTEL_TRACES_EXPORTER": "zipkin"},
+            "OTEL_TRACES_EXPORTER must be otlp or none, got 'zipkin'\n",
         ),
         (
-            {"DJANGO_ALLOWED_HOSTS": "shop", "DJANGO_SECRET_KEY": GOOD_KEY[:49]},
-            "error: DJANGO_SECRET_KEY is too weak: ",
+            SERVER,
+            {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "traceidratio"},
+            "OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1 for traceidratio, got ''\n",
         ),
-        ({"DJANGO_SECRET_KEY": GOOD_KEY}, "error: DJANGO_ALLOWED_HOSTS is not set: "),
-        (
-            {"DJANGO_SECRET_KEY": GOOD_KEY, "DJANGO_ALLOWED_HOSTS": "shop", "DATABASE_URL": "x"},
-            "error: DATABASE_URL is not a database URL: ",
-        ),
-        (
-            {
-                "DJANGO_SECRET_KEY": GOOD_KEY,
-                "DJANGO_ALLOWED_HOSTS": "shop",
-                "RECOMMENDATIONS_PORT": "http",
-            },
-            "error: RECOMMENDATIONS_PORT is not an integer: ",
-        ),
-        (
-            {
-                "DJANGO_SECRET_KEY": GOOD_KEY,
-                "DJANGO_ALLOWED_HOSTS": "shop",
-                "RECOMMENDATIONS_TLS_CA": "/nonexistent/ca.pem",
-            },
-            "error: RECOMMENDATIONS_TLS_CA is not a readable file: ",
+        (  # a directory in the command's working directory, never filled
+            SERVER,
+            {"DJANGO_STATIC_ROOT": "empty"},
+            "DJANGO_STATIC_ROOT holds no collected static files: the directory "
+            "`manage.py collectstatic` filled",
         ),
     ],
 )
-def test_bad_configuration_stops_with_one_line_and_status_2(env, message):
-    result = manage("check", **env)
+def test_bad_configuration_stops_with_one_line_and_status_2(tmp_path, command, env, message):
+    result = production(command, tmp_path, **env)
 
     assert result.returncode == 2
-    assert result.stderr.startswith(message)
+    assert result.stderr.startswith("error: " + message)
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
-
-
-@pytest.mark.parametrize("key", sorted(committed_keys.ALL))
-def test_every_key_in_the_repository_is_refused(key):
-    result = manage("check", DJANGO_SECRET_KEY=key, DJANGO_ALLOWED_HOSTS="shop")
-
-    assert result.returncode == 2
-    assert result.stderr.startswith(
-        "error: DJANGO_SECRET_KEY is a key committed to the repository: a random string of at "
-        "least 50 characters, 20 of them different, never one in the repository, e.g. "
-    )
-    assert result.stderr.count("\n") == 1
-
-
-def test_a_key_of_nineteen_different_characters_is_refused_and_twenty_accepted():
-    nineteen = ("abcdefghijklmnopqrs" * 3)[:50]
-
-    refused = manage("check", DJANGO_SECRET_KEY=nineteen, DJANGO_ALLOWED_HOSTS="shop")
-    accepted = manage("check", DJANGO_SECRET_KEY=nineteen + "t", DJANGO_ALLOWED_HOSTS="shop")
-
-    assert refused.returncode == 2
-    assert refused.stderr.startswith("error: DJANGO_SECRET_KEY is too weak: ")
-    assert accepted.returncode == 0, accepted.stderr
-
-
-def server(tmp_path, **env):
-    """Run marketplace-server with production settings and `env`; it must stop by itself."""
-    return production(
-        str(Path(sys.executable).with_name("marketplace-server")),
-        cwd=tmp_path,
-        MARKETPLACE_BIND="127.0.0.1",
-        **{"MARKETPLACE_PORT": str(free_port()), **env},
-    )
-
-
-def test_the_server_refuses_to_start_without_a_secret_key(tmp_path):
-    result = server(tmp_path, DJANGO_ALLOWED_HOSTS="shop")
-
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: DJANGO_SECRET_KEY is not set: ")
-    assert result.stderr.count("\n") == 1
-
-
-def test_the_server_refuses_one_port_for_pages_and_metrics(tmp_path):
-    result = server(
-        tmp_path,
-        DJANGO_SECRET_KEY=GOOD_KEY,
-        DJANGO_ALLOWED_HOSTS="shop",
-        MARKETPLACE_PORT="8123",
-        MARKETPLACE_INTERNAL_PORT="8123",
-    )
-
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: MARKETPLACE_INTERNAL_PORT is the public port 8123: ")
-    assert result.stderr.count("\n") == 1
