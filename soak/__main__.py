@@ -40,10 +40,9 @@ def main() -> int:
     signal.signal(signal.SIGHUP, leave)
 
     workdir = Path(tempfile.mkdtemp(prefix="bookshop-soak-"))
-    supervisor = Supervisor(workdir / "logs")
     outcomes: list[tuple[Outcome, float]] = []
     began = time.monotonic()
-    try:
+    with Supervisor(workdir / "logs") as supervisor:
         catalog = workdir / "catalog.sqlite3"
         build_catalog(catalog)
         context = Context(supervisor, workdir, catalog, args.certs, args.short)
@@ -60,10 +59,8 @@ def main() -> int:
                 outcome = Outcome(name, scenario.TITLE)
                 outcome.broken.append(f"the scenario could not run: {error!r}")
             finally:
-                supervisor.close()
+                supervisor.close()  # whatever the scenario left running
             outcomes.append((outcome, time.monotonic() - started))
-    finally:
-        supervisor.close()
 
     print("\n== Summary")
     for outcome, seconds in outcomes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 PLOT = "reliability-latency.png"
 KEPT_SECTION = "## Hostile input"
+# An event's label: upright beside its line, at the top of the axes.
+_EVENT_LABEL: dict[str, Any] = dict(rotation=90, fontsize=6, va="top", ha="right", color="dimgrey")
 _PLOTTED = {
     "sustained": "1. Sustained gRPC load (h2load, 64 streams): per second",
     "rolling_restart": "2. Rolling restart: homepage under wrk, per second",
@@ -36,19 +38,13 @@ def write(outcomes: list[tuple[Outcome, float]], docs: Path, *, total_seconds: f
     plot = docs / PLOT
     _plot([o for o, _ in outcomes if o.name in _PLOTTED], plot)
     markdown = docs / "reliability.md"
-    kept = _kept_section(markdown)
+    # The hand-written section at the end of the existing report, if any.
+    existing = markdown.read_text() if markdown.exists() else ""
+    start = existing.find(f"\n{KEPT_SECTION}\n")
+    kept = "" if start < 0 else existing[start + 1 :]
     written = _markdown(outcomes, total_seconds)
     markdown.write_text(f"{written.rstrip()}\n\n{kept}" if kept else written)
     return [markdown, plot]
-
-
-def _kept_section(markdown: Path) -> str:
-    """The hand-written section at the end of the existing report ("" if there is none)."""
-    if not markdown.exists():
-        return ""
-    text = markdown.read_text()
-    start = text.find(f"\n{KEPT_SECTION}\n")
-    return "" if start < 0 else text[start + 1 :]
 
 
 def _markdown(outcomes: list[tuple[Outcome, float]], total_seconds: float) -> str:
@@ -106,39 +102,24 @@ def _plot(outcomes: list[Outcome], path: Path) -> None:
     for axis, outcome in zip(axes[:, 0], outcomes, strict=True):
         axis.set_title(_PLOTTED[outcome.name], fontsize=10, loc="left")
         for label in ("p50 ms", "p99 ms"):
-            points = outcome.series.get(label, [])
-            if points:
+            if points := outcome.series.get(label):
                 axis.plot(*zip(*points, strict=True), label=f"latency {label[:3]}", linewidth=1.2)
-        axis.set_ylabel("latency (ms)")
-        axis.set_xlabel("seconds since the load started")
-        axis.set_ylim(bottom=0)
+        axis.set(xlabel="seconds since the load started", ylabel="latency (ms)", ylim=(0, None))
         for at, what in outcome.events:
             if what.endswith("takes calls"):
                 continue  # right after SERVING: a second label would overprint the first
             axis.axvline(at, color="grey", linewidth=0.6, linestyle=":")
-            axis.annotate(
-                what,
-                (at, 1),
-                xycoords=("data", "axes fraction"),
-                rotation=90,
-                fontsize=6,
-                va="top",
-                ha="right",
-                color="dimgrey",
-            )
+            axis.annotate(what, (at, 1), xycoords=("data", "axes fraction"), **_EVENT_LABEL)
+        handles = axis.get_legend_handles_labels()[0]
         other = outcome.series.get("RSS MiB") or outcome.series.get("requests/s")
         if other:
             twin = axis.twinx()
             name = "resident memory (MiB)" if "RSS MiB" in outcome.series else "requests/s"
-            twin.plot(
-                *zip(*other, strict=True), color="tab:green", linewidth=0.8, alpha=0.6, label=name
-            )
-            twin.set_ylabel(name)
-            twin.set_ylim(bottom=0)
-            handles = axis.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-            axis.legend(handles=handles, fontsize=7, loc="lower left")
-        else:
-            axis.legend(fontsize=7, loc="lower left")
+            style = {"color": "tab:green", "linewidth": 0.8, "alpha": 0.6}
+            twin.plot(*zip(*other, strict=True), label=name, **style)
+            twin.set(ylabel=name, ylim=(0, None))
+            handles += twin.get_legend_handles_labels()[0]
+        axis.legend(handles=handles, fontsize=7, loc="lower left")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -14,8 +14,7 @@ Never UNKNOWN, never a crash, and the server is healthy afterwards.
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 import grpc
@@ -60,19 +59,14 @@ def _cut(message: bytes, where: float) -> bytes:
     return message[: int(len(message) * where)]
 
 
-@dataclass
-class _Tally:
-    sent: Counter[tuple[str, str]] = field(default_factory=Counter)
-    wrong: list[str] = field(default_factory=list)
-
-
 def run(context: Context) -> Outcome:
     """Send at least 10,000 generated requests (2,500 in --short) and check every answer."""
     outcome = Outcome("bad_input", TITLE)
     minimum = _MINIMUM_REQUESTS_SHORT if context.short else _MINIMUM_REQUESTS
     replica = Replica(context.supervisor, "bad-input", context.catalog)
     replica.start()
-    tally = _Tally()
+    sent: defaultdict[str, Counter[str]] = defaultdict(Counter)  # codes answered, by kind
+    wrong: list[str] = []  # the first 20 answers the contract does not give
     with grpc.insecure_channel(replica.address) as channel:
         call = api.raw_recommend(channel)
 
@@ -93,10 +87,10 @@ def run(context: Context) -> Outcome:
             except grpc.RpcError as error:
                 answer = None
                 code, details = api.failure(error)
-            tally.sent[(kind, code.name)] += 1
+            sent[kind][code.name] += 1
             problem = _judge(raw, code, details, answer)
-            if problem is not None and len(tally.wrong) < 20:
-                tally.wrong.append(f"{kind} {raw[:40]!r}... ({len(raw)} B): {problem}")
+            if problem is not None and len(wrong) < 20:
+                wrong.append(f"{kind} {raw[:40]!r}... ({len(raw)} B): {problem}")
 
         send()
         healthy = api.health(channel)
@@ -105,25 +99,22 @@ def run(context: Context) -> Outcome:
     alive = replica.process is not None and replica.process.poll() is None
     status = replica.terminate()
 
-    sent = sum(tally.sent.values())
-    by_kind: dict[str, Counter[str]] = {}
-    for (kind, code), count in tally.sent.items():
-        by_kind.setdefault(kind, Counter())[code] += count
-    outcome.figure("requests sent", f"{sent:,}")
-    for kind, counts in sorted(by_kind.items()):
+    total = sum(counts.total() for counts in sent.values())
+    outcome.figure("requests sent", f"{total:,}")
+    for kind, counts in sorted(sent.items()):
         outcome.figure(f"  {kind}", ", ".join(f"{c} {n:,}" for c, n in counts.most_common()))
     outcome.figure("server's own counters by code", {k: int(v) for k, v in codes_seen.items()})
-    answered = {code for _, code in tally.sent}
-    outcome.promise(sent >= minimum, f"at least {minimum:,} generated requests", sent)
+    answered = {code for counts in sent.values() for code in counts}
+    outcome.promise(total >= minimum, f"at least {minimum:,} generated requests", total)
     outcome.promise(
         "UNKNOWN" not in answered and "INTERNAL" not in answered,
         "no UNKNOWN or INTERNAL status",
         sorted(answered),
     )
     outcome.promise(
-        not tally.wrong,
+        not wrong,
         "every answer is the one the contract gives for its bytes",
-        "; ".join(tally.wrong[:5]) or "all as promised",
+        "; ".join(wrong[:5]) or "all as promised",
     )
     outcome.promise(
         alive and healthy == "SERVING" and normal == grpc.StatusCode.OK,

@@ -6,9 +6,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from harness.load import total
+
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from harness.load import SlicedLoad
     from harness.processes import Supervisor
 
 
@@ -38,7 +41,7 @@ class Outcome:
     broken: list[str] = field(default_factory=list)
     series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     events: list[tuple[float, str]] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
+    origin: float = field(default_factory=time.monotonic)
 
     @property
     def passed(self) -> bool:
@@ -58,7 +61,40 @@ class Outcome:
         if not held:
             self.broken.append(f"{promise} (seen: {seen})")
 
-    def event(self, at: float, what: str) -> None:
-        """Mark a moment (seconds since the load's origin) on the plot."""
+    def start_clock(self) -> float:
+        """Make now the origin of the events and of the plot's time axis; return it."""
+        self.origin = time.monotonic()
+        return self.origin
+
+    def now(self) -> float:
+        """Seconds since the origin."""
+        return time.monotonic() - self.origin
+
+    def event(self, what: str, at: float | None = None) -> float:
+        """Mark a moment (now unless `at`, in seconds since the origin) on the plot; return it."""
+        at = self.now() if at is None else at
         self.events.append((at, what))
         print(f"  t={at:6.2f} s  {what}", flush=True)
+        return at
+
+    def full_pages(self, load: SlicedLoad, calls: dict[str, int]) -> None:
+        """The promises of the site under `load`, by its own recommendation `calls` by code:
+        every answer 200, no page degraded, every page with its recommendations."""
+        requests, non2xx, socket_errors = total(load.slices)
+        degraded = sum(count for code, count in calls.items() if code != "OK")
+        self.promise(
+            non2xx == 0 and socket_errors == 0,
+            "not a single non-200 response",
+            f"{non2xx} non-2xx, {socket_errors} socket errors",
+        )
+        self.promise(degraded == 0, "not a single degraded page", f"{degraded} degraded")
+        self.promise(
+            calls.get("OK", 0) >= requests > 0,
+            "every page had its recommendations",
+            f"{calls.get('OK', 0)} OK calls for {requests} pages",
+        )
+
+    def plot_load(self, load: SlicedLoad) -> None:
+        """Plot the p99 and the rate of `load`'s one-second slices."""
+        self.series["p99 ms"] = [(s.started + 0.5, s.p99_ms) for s in load.slices]
+        self.series["requests/s"] = [(s.started + 0.5, s.rate) for s in load.slices]

@@ -8,7 +8,6 @@ back within 5 s, without restarting the website, and stay.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from harness.load import SlicedLoad, total
@@ -28,108 +27,54 @@ _RECOVERY = 5.0
 _HOME_BOOKS = 3
 
 
-@dataclass
-class _Timeline:
-    """When each phase began (seconds since the load's origin) and the site's call counters."""
-
-    down_at: float = 0.0
-    restart_at: float = 0.0
-    full_at: float = 0.0
-    whole_at: float = 0.0
-    recovered: bool = False
-    back_from: float = 0.0
-    calls_down: dict[str, float] = field(default_factory=dict)
-    calls_restart: dict[str, float] = field(default_factory=dict)
-    calls_back: dict[str, float] = field(default_factory=dict)
-    calls_end: dict[str, float] = field(default_factory=dict)
-
-
 def run(context: Context) -> Outcome:
     """Take the service away under load, then bring one replica back."""
     outcome = Outcome("outage", TITLE)
-    supervisor = context.supervisor
-    replicas = [Replica(supervisor, f"outage-{name}", context.catalog) for name in ("a", "b")]
+    settle = context.seconds(3, 2)
+    replicas = [Replica(context.supervisor, f"outage-{name}", context.catalog) for name in "ab"]
     for replica in replicas:
         replica.start()
     target = "ipv4:" + ",".join(replica.address for replica in replicas)
-    site = Website(
-        supervisor,
-        "outage-site",
-        context.workdir,
-        target,
-        extra_env={"RECOMMENDATIONS_TIMEOUT_SECONDS": str(_DEADLINE)},
-    )
+    deadline = {"RECOMMENDATIONS_TIMEOUT_SECONDS": str(_DEADLINE)}
+    site = Website(context.supervisor, "outage-site", context.workdir, target, extra_env=deadline)
     site.start()
     site.get("/")
-    origin = time.monotonic()
-    with SlicedLoad(site.url, origin=origin) as load:
-        timeline = _drive(context, outcome, replicas, site, origin)
-    timeline.calls_end = site.calls()
+    with SlicedLoad(site.url, origin=outcome.start_clock()) as load:
+        time.sleep(settle)
+        outcome.event("SIGTERM A and B")
+        for replica in replicas:
+            replica.terminate()
+        down_at = outcome.event("both down")
+        calls_down = site.calls()
+        time.sleep(context.seconds(15, 5))
+        outage_calls = difference(site.calls(), calls_down)
+        restart_at = outcome.event("start A")
+        replicas[0].start(wait=False)
+        recovered = wait_until(lambda: site.get("/").books == _HOME_BOOKS, timeout=15)
+        full_at = outcome.event("first full page" if recovered else "no full page")
+        replicas[0].wait_serving()
+        whole_at = outcome.event("last degraded page", at=_whole_again(outcome, site, restart_at))
+        calls_back = site.calls()
+        back_from = outcome.now()
+        time.sleep(settle)
+    after_calls = difference(site.calls(), calls_back)
     replicas[0].terminate()
     site.stop()
-    _judge(outcome, load, timeline)
-    return outcome
 
-
-def _drive(
-    context: Context, outcome: Outcome, replicas: list[Replica], site: Website, origin: float
-) -> _Timeline:
-    """Run the phases under load: normal, both down, one replica back."""
-    settle = context.seconds(3, 2)
-    timeline = _Timeline()
-
-    def now() -> float:
-        return time.monotonic() - origin
-
-    time.sleep(settle)
-    outcome.event(now(), "SIGTERM A and B")
-    for replica in replicas:
-        replica.terminate()
-    timeline.down_at = now()
-    outcome.event(timeline.down_at, "both down")
-    timeline.calls_down = site.calls()
-    time.sleep(context.seconds(15, 5))
-    timeline.calls_restart = site.calls()
-    timeline.restart_at = now()
-    outcome.event(timeline.restart_at, "start A")
-    replicas[0].start(wait=False)
-    timeline.recovered = wait_until(lambda: site.get("/").books == _HOME_BOOKS, timeout=15)
-    timeline.full_at = now()
-    outcome.event(timeline.full_at, "first full page" if timeline.recovered else "no full page")
-    replicas[0].wait_serving()
-    # Each website worker has its own channel and reconnect backoff: the site is whole again
-    # when its count of failed calls has stopped growing (for a second).
-    failures, timeline.whole_at = _failures(site), now()
-    while now() - timeline.whole_at < 1.0 and now() - timeline.restart_at < 15:
-        time.sleep(0.1)
-        if (current := _failures(site)) != failures:
-            failures, timeline.whole_at = current, now()
-    outcome.event(timeline.whole_at, "last degraded page")
-    timeline.calls_back = site.calls()
-    timeline.back_from = now()
-    time.sleep(settle)
-    return timeline
-
-
-def _judge(outcome: Outcome, load: SlicedLoad, timeline: _Timeline) -> None:
-    """Record the figures and check the promises."""
     requests, non2xx, socket_errors = total(load.slices)
     # One-second slices that ran entirely while both replicas were down.
-    during = load.between(timeline.down_at, timeline.restart_at - 1)
+    during = load.between(down_at, restart_at - 1)
     outage_requests = total(during)[0]
-    outage_calls = difference(timeline.calls_restart, timeline.calls_down)
-    after_calls = difference(timeline.calls_end, timeline.calls_back)
-    after_requests = total(load.between(timeline.back_from, float("inf")))[0]
+    after_requests = total(load.between(back_from, float("inf")))[0]
     worst_p99 = max((s.p99_ms for s in during), default=0.0)
     bound_ms = (_DEADLINE + _SLACK) * 1e3
-    recovery = timeline.full_at - timeline.restart_at
+    recovery, whole = full_at - restart_at, whole_at - restart_at
     outcome.figure("homepage requests (wrk, 8 connections)", f"{requests:,}")
     outcome.figure(
         "during the outage: requests, worst one-second p99",
         f"{outage_requests:,}, {worst_p99:.0f} ms",
     )
     outcome.figure("site's recommendation calls during the outage", outage_calls)
-    whole = timeline.whole_at - timeline.restart_at
     outcome.figure("start of A to first full page", f"{recovery:.2f} s")
     outcome.figure("start of A to the last degraded page", f"{whole:.2f} s")
     outcome.figure("site's recommendation calls after recovery", after_calls)
@@ -149,7 +94,7 @@ def _judge(outcome: Outcome, load: SlicedLoad, timeline: _Timeline) -> None:
         f"{worst_p99:.0f} ms",
     )
     outcome.promise(
-        timeline.recovered and whole <= _RECOVERY,
+        recovered and whole <= _RECOVERY,
         "every page full again within 5 s of starting a replica",
         f"first full page after {recovery:.2f} s, last degraded after {whole:.2f} s",
     )
@@ -158,8 +103,20 @@ def _judge(outcome: Outcome, load: SlicedLoad, timeline: _Timeline) -> None:
         "every page after recovery has its recommendations",
         f"{after_calls} for {after_requests} pages",
     )
-    outcome.series["p99 ms"] = [(s.started + 0.5, s.p99_ms) for s in load.slices]
-    outcome.series["requests/s"] = [(s.started + 0.5, s.rate) for s in load.slices]
+    outcome.plot_load(load)
+    return outcome
+
+
+def _whole_again(outcome: Outcome, site: Website, restart_at: float) -> float:
+    """When the site's last degraded page was (seconds since the origin): each website worker
+    has its own channel and reconnect backoff, so the site is whole again once its count of
+    failed calls has stopped growing for a second (15 s after `restart_at` at the latest)."""
+    failures, last = _failures(site), outcome.now()
+    while outcome.now() - last < 1.0 and outcome.now() - restart_at < 15:
+        time.sleep(0.1)
+        if (current := _failures(site)) != failures:
+            failures, last = current, outcome.now()
+    return last
 
 
 def _failures(site: Website) -> float:

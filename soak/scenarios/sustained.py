@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import statistics
 import threading
-import time
 from typing import TYPE_CHECKING
 
 from harness import api
@@ -37,22 +36,18 @@ def run(context: Context) -> Outcome:
     before = replica.handled()
     samples: list[tuple[float, float]] = []
     stop = threading.Event()
-    origin = time.monotonic()
+    outcome.start_clock()
 
     def sample_memory() -> None:
-        while not stop.wait(1.0 - (time.monotonic() - origin) % 1.0):
-            samples.append((time.monotonic() - origin, resident_bytes(replica.pid) / 2**20))
+        while not stop.wait(1.0 - outcome.now() % 1.0):
+            samples.append((outcome.now(), resident_bytes(replica.pid) / 2**20))
 
     sampler = threading.Thread(target=sample_memory, daemon=True)
     sampler.start()
     frame = api.grpc_frame(api.encode_request(42, api.MYSTERY, 3))
     try:
         load = h2load_grpc(
-            replica.address,
-            api.RECOMMEND_PATH,
-            frame,
-            workdir=context.workdir,
-            seconds=seconds,
+            replica.address, api.RECOMMEND_PATH, frame, workdir=context.workdir, seconds=seconds
         )
     finally:
         stop.set()
@@ -91,12 +86,9 @@ def run(context: Context) -> Outcome:
     per_second: dict[int, list[float]] = {}
     for began, latency in load.calls:
         per_second.setdefault(int(began - start), []).append(latency)
-    outcome.series["p50 ms"] = [
-        (s + 0.5, statistics.median(v) * 1e3) for s, v in sorted(per_second.items())
-    ]
-    outcome.series["p99 ms"] = [
-        (s + 0.5, _pct(sorted(v), 99)) for s, v in sorted(per_second.items())
-    ]
+    seconds_in_order = sorted(per_second.items())
+    outcome.series["p50 ms"] = [(s + 0.5, statistics.median(v) * 1e3) for s, v in seconds_in_order]
+    outcome.series["p99 ms"] = [(s + 0.5, _pct(sorted(v), 99)) for s, v in seconds_in_order]
     outcome.series["RSS MiB"] = samples
     return outcome
 

@@ -11,6 +11,7 @@ certificate it degrades (200, counted) instead of failing.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import grpc
@@ -23,8 +24,6 @@ from harness.website import Website
 from soak.scenarios.base import Outcome
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from soak.scenarios.base import Context
 
 TITLE = "TLS and mutual TLS"
@@ -37,43 +36,28 @@ def run(context: Context) -> Outcome:
     outcome = Outcome("tls", TITLE)
     certs = context.certs
     ca = (certs / "ca.pem").read_bytes()
-    client_key, client_chain = (
-        (certs / "client-key.pem").read_bytes(),
-        (certs / "client.pem").read_bytes(),
-    )
+    client = (certs / "client-key.pem").read_bytes(), (certs / "client.pem").read_bytes()
+    trusting, valid = (ca, None, None), (ca, *client)
     other_ca = trustme.CA()
-    other_ca_pem = other_ca.cert_pem.bytes()
+    trusting_another_ca = (other_ca.cert_pem.bytes(), None, None)
     stranger = other_ca.issue_cert("bookshop-client")
-    stranger_key = stranger.private_key_pem.bytes()
     stranger_chain = b"".join(blob.bytes() for blob in stranger.cert_chain_pems)
+    from_another_ca = (ca, stranger.private_key_pem.bytes(), stranger_chain)
 
-    tls_only = Replica(
-        context.supervisor,
-        "tls-server",
-        context.catalog,
-        tls=ServerTls(certs / "server.pem", certs / "server-key.pem"),
-    )
-    mutual = Replica(
-        context.supervisor,
-        "mtls-server",
-        context.catalog,
-        tls=ServerTls(certs / "server.pem", certs / "server-key.pem", certs / "ca.pem"),
-    )
+    server_tls = ServerTls(certs / "server.pem", certs / "server-key.pem")
+    tls_only = Replica(context.supervisor, "tls-server", context.catalog, tls=server_tls)
+    mutual_tls = replace(server_tls, client_ca=certs / "ca.pem")
+    mutual = Replica(context.supervisor, "mtls-server", context.catalog, tls=mutual_tls)
     tls_only.start()
     mutual.start()
     cases = [
         ("TLS server, plaintext client", tls_only, None, False),
-        ("TLS server, TLS client trusting the CA", tls_only, (ca, None, None), True),
-        ("TLS server, TLS client trusting another CA", tls_only, (other_ca_pem, None, None), False),
+        ("TLS server, TLS client trusting the CA", tls_only, trusting, True),
+        ("TLS server, TLS client trusting another CA", tls_only, trusting_another_ca, False),
         ("mutual TLS, plaintext client", mutual, None, False),
-        ("mutual TLS, no client certificate", mutual, (ca, None, None), False),
-        (
-            "mutual TLS, certificate from another CA",
-            mutual,
-            (ca, stranger_key, stranger_chain),
-            False,
-        ),
-        ("mutual TLS, valid client certificate", mutual, (ca, client_key, client_chain), True),
+        ("mutual TLS, no client certificate", mutual, trusting, False),
+        ("mutual TLS, certificate from another CA", mutual, from_another_ca, False),
+        ("mutual TLS, valid client certificate", mutual, valid, True),
     ]
     for label, server, credentials, succeeds in cases:
         if credentials is None:
@@ -96,8 +80,8 @@ def run(context: Context) -> Outcome:
         f"health {status}, Recommend {other.name}",
     )
 
-    _website(context, outcome, mutual, certs, with_client_certificate=True)
-    _website(context, outcome, mutual, certs, with_client_certificate=False)
+    _website(context, outcome, mutual, client_certificate=True)
+    _website(context, outcome, mutual, client_certificate=False)
     for server in (tls_only, mutual):
         status_code = server.terminate()
         outcome.promise(status_code == 0, f"{server.name} exited 0 on SIGTERM", status_code)
@@ -105,20 +89,14 @@ def run(context: Context) -> Outcome:
 
 
 def _website(
-    context: Context,
-    outcome: Outcome,
-    server: Replica,
-    certs: Path,
-    *,
-    with_client_certificate: bool,
+    context: Context, outcome: Outcome, server: Replica, *, client_certificate: bool
 ) -> None:
-    env = {"RECOMMENDATIONS_TLS_CA": str(certs / "ca.pem")}
-    if with_client_certificate:
-        env["RECOMMENDATIONS_TLS_CLIENT_CERT"] = str(certs / "client.pem")
-        env["RECOMMENDATIONS_TLS_CLIENT_KEY"] = str(certs / "client-key.pem")
-    site = Website(
-        context.supervisor, "tls-site", context.workdir, f"ipv4:{server.address}", extra_env=env
-    )
+    env = {"RECOMMENDATIONS_TLS_CA": str(context.certs / "ca.pem")}
+    if client_certificate:
+        env["RECOMMENDATIONS_TLS_CLIENT_CERT"] = str(context.certs / "client.pem")
+        env["RECOMMENDATIONS_TLS_CLIENT_KEY"] = str(context.certs / "client-key.pem")
+    target = f"ipv4:{server.address}"
+    site = Website(context.supervisor, "tls-site", context.workdir, target, extra_env=env)
     site.start()
     before = site.calls()
     started = time.monotonic()
@@ -128,7 +106,7 @@ def _website(
     site.stop()
     statuses = sorted({page.status for page in pages})
     books = sorted({page.books for page in pages})
-    if with_client_certificate:
+    if client_certificate:
         outcome.promise(
             statuses == [200] and books == [_HOME_BOOKS] and calls == {"OK": _PAGES},
             f"website over mutual TLS: {_PAGES} full pages",

@@ -19,18 +19,20 @@ def version() -> str:
     return (ROOT / "proto-registry" / "VERSION").read_text().strip()
 
 
-@pytest.fixture(scope="session")
-def wheel(version: str) -> Path:
-    path = ROOT / "dist" / f"bookshop_protos-{version}-py3-none-any.whl"
+def _built(name: str) -> Path:
+    path = ROOT / "dist" / name
     assert path.is_file(), f"{path} is missing: run 'make wheel'"
     return path
+
+
+@pytest.fixture(scope="session")
+def wheel(version: str) -> Path:
+    return _built(f"bookshop_protos-{version}-py3-none-any.whl")
 
 
 @pytest.fixture(scope="session")
 def sdist(version: str) -> Path:
-    path = ROOT / "dist" / f"bookshop_protos-{version}.tar.gz"
-    assert path.is_file(), f"{path} is missing: run 'make wheel'"
-    return path
+    return _built(f"bookshop_protos-{version}.tar.gz")
 
 
 @pytest.fixture(scope="session", params=["lowest", "newest"])

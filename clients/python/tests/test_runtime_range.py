@@ -32,13 +32,9 @@ def _run(python: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def _newest_on_the_index(runtime: RuntimeVenv, requirement: Requirement) -> Version:
-    pip = [sys.executable, "-m", "pip", "--python", runtime.python]
-    listing = subprocess.run(
-        [*pip, "index", "versions", "--json", "--only-binary=:all:", requirement.name],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    pip = ["-m", "pip", "--python", runtime.python, "index", "versions", "--json"]
+    listing = _run(Path(sys.executable), *pip, "--only-binary=:all:", requirement.name)
+    assert listing.returncode == 0, listing.stderr
     released = [Version(v) for v in json.loads(listing.stdout)["versions"]]
     return max(requirement.specifier.filter(released))
 
@@ -47,21 +43,15 @@ def test_each_end_holds_the_declared_floors_or_the_newest_admitted_releases(
     runtime: RuntimeVenv, wheel: Path
 ) -> None:
     requirements = declared_requirements(wheel, ["typing"])
-    assert {r.name for r in requirements} == {
-        "protobuf",
-        "grpcio",
-        "types-protobuf",
-        "types-grpcio",
-    }
+    names = {r.name for r in requirements}
+    assert names == {"protobuf", "grpcio", "types-protobuf", "types-grpcio"}
     for requirement in requirements:
         if runtime.end == "lowest":
             expected = floor(requirement)
         else:
             expected = _newest_on_the_index(runtime, requirement)
         assert Version(runtime.versions[requirement.name]) == expected, str(runtime)
-
-
-def test_the_range_spans_protobuf_6_and_7(runtime: RuntimeVenv) -> None:
+    # The range spans protobuf 6 and 7.
     assert Version(runtime.versions["protobuf"]).major == PROTOBUF_MAJOR_AT[runtime.end]
 
 
@@ -80,7 +70,6 @@ def test_a_message_round_trips_and_recommend_reaches_the_real_server(
         runtime.python, "-W", "error", HERE / "recommend_once.py", recommendations_address
     )
     assert called.returncode == 0, called.stderr
-
     report = json.loads(called.stdout)
     assert report["round_trip"] is True
     assert len(set(report["titles"])) == 3
@@ -95,22 +84,15 @@ def test_one_release_below_either_floor_is_refused_at_import(wheel: Path, tmp_pa
     floors = {r.name: floor(r) for r in declared_requirements(wheel)}
     python = create_venv(tmp_path / "venv")
 
-    pip_install(
-        python,
-        "--no-deps",
-        str(wheel),
-        f"protobuf=={floors['protobuf']}",
-        f"grpcio<{floors['grpcio']}",
-    )
+    at_floor = {name: f"{name}=={version}" for name, version in floors.items()}
+    pip_install(python, "--no-deps", str(wheel), at_floor["protobuf"], f"grpcio<{floors['grpcio']}")
     below = installed_versions(python, ["grpcio"])["grpcio"]
     refused = _run(python, "-c", f"import {PACKAGE}.recommendations_pb2_grpc")
     assert refused.returncode != 0, f"grpcio {below} was accepted"
     assert f"RuntimeError: The grpc package installed is at version {below}" in refused.stderr
     assert f"depends on grpcio>={floors['grpcio']}" in refused.stderr
 
-    pip_install(
-        python, "--no-deps", f"protobuf<{floors['protobuf']}", f"grpcio=={floors['grpcio']}"
-    )
+    pip_install(python, "--no-deps", f"protobuf<{floors['protobuf']}", at_floor["grpcio"])
     below = installed_versions(python, ["protobuf"])["protobuf"]
     refused = _run(python, "-c", f"import {PACKAGE}.recommendations_pb2")
     assert refused.returncode != 0, f"protobuf {below} was accepted"

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -56,25 +58,23 @@ request = recommendations_pb2.RecommendRequest(user_idd=1)
 """
 
 
-def _mypy(runtime: RuntimeVenv, tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
+@pytest.mark.parametrize(
+    ("source", "status", "error"),
+    [(CORRECT, 0, ""), (MISSPELLED, 1, 'Unexpected keyword argument "user_idd"')],
+    ids=["accepts-correct-consumer-code", "rejects-a-misspelled-field"],
+)
+def test_mypy_strict(
+    runtime: RuntimeVenv, tmp_path: Path, source: str, status: int, error: str
+) -> None:
     module = tmp_path / "consumer.py"
     module.write_text(source)
     against = ["--python-executable", str(runtime.python)]
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *against, module],
         capture_output=True,
         text=True,
         check=False,
         cwd=tmp_path,
     )
-
-
-def test_mypy_strict_accepts_correct_consumer_code(runtime: RuntimeVenv, tmp_path: Path) -> None:
-    result = _mypy(runtime, tmp_path, CORRECT)
-    assert result.returncode == 0, f"{runtime}\n{result.stdout}"
-
-
-def test_mypy_strict_rejects_a_misspelled_field(runtime: RuntimeVenv, tmp_path: Path) -> None:
-    result = _mypy(runtime, tmp_path, MISSPELLED)
-    assert result.returncode == 1
-    assert 'Unexpected keyword argument "user_idd"' in result.stdout
+    assert result.returncode == status, f"{runtime}\n{result.stdout}"
+    assert error in result.stdout

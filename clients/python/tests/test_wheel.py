@@ -25,6 +25,11 @@ def _metadata(wheel: Path, version: str) -> dict[str, list[str]]:
     return {key: message.get_all(key) or [] for key in set(message.keys())}
 
 
+def _output(*command: str | Path) -> str:
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    return run.stdout.strip()
+
+
 def test_wheel_holds_generated_code_stubs_marker_and_protos(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in (
@@ -41,12 +46,9 @@ def test_wheel_holds_generated_code_stubs_marker_and_protos(wheel: Path) -> None
     assert "bookshop/__init__.py" not in names
 
 
-def test_wheel_protos_are_the_registry_sources(wheel: Path) -> None:
+def test_wheel_has_the_registry_protos_and_version(wheel: Path, version: str) -> None:
     shipped = zipfile.ZipFile(wheel).read(f"{PACKAGE}/recommendations.proto")
     assert shipped == (ROOT / "proto-registry" / PACKAGE / "recommendations.proto").read_bytes()
-
-
-def test_wheel_version_is_the_registry_version(wheel: Path, version: str) -> None:
     assert _metadata(wheel, version)["Version"] == [version]
 
 
@@ -96,28 +98,12 @@ def test_sdist_builds_the_same_wheel_as_the_repository(
     wheel: Path, sdist: Path, tmp_path: Path
 ) -> None:
     # `make wheel` builds its wheel from the sdist; build one straight from the tree and compare.
-    epoch = subprocess.run(
-        ["git", "log", "-1", "--format=%ct", "--", "proto-registry", "clients/python"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    epoch = _output("git", "log", "-1", "--format=%ct", "--", "proto-registry", "clients/python")
     # With the generators `make wheel` uses (its cached build environment).
-    python = subprocess.run(
-        [ROOT / "ci" / "build_python.sh"], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    python = _output(ROOT / "ci" / "build_python.sh")
+    build = [python, "-m", "build", "--no-isolation", "--wheel", "--outdir", tmp_path]
     subprocess.run(
-        [
-            python,
-            "-m",
-            "build",
-            "--no-isolation",
-            "--wheel",
-            "--outdir",
-            tmp_path,
-            ROOT / "clients/python",
-        ],
+        [*build, ROOT / "clients" / "python"],
         check=True,
         capture_output=True,
         env={**os.environ, "SOURCE_DATE_EPOCH": epoch or "315532800"},

@@ -6,18 +6,14 @@ verdaccio from ci/npm-registry/ before pytest runs. npm keeps its cache in a tem
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import threading
-import urllib.error
 import urllib.request
-from base64 import b64encode
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,15 +42,13 @@ class Registry:
     token: str
 
 
-@dataclass(frozen=True)
-class Pki:
-    """Certificates made by trustme: a CA, a server certificate and a client certificate."""
-
-    ca: Path
-    server_cert: Path
-    server_key: Path
-    client_cert: Path
-    client_key: Path
+def run(
+    command: Sequence[str | Path], env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `command` to its end (two minutes at most), capturing its output."""
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=120
+    )
 
 
 @pytest.fixture(scope="session")
@@ -142,19 +136,8 @@ def publish(
     env: dict[str, str], registry: Registry, root: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
     """Run `root`'s ci/publish_npm.sh against `registry` as its publisher."""
-    return subprocess.run(
-        [root / "ci" / "publish_npm.sh"],
-        env={
-            **env,
-            "VENV": sys.prefix,
-            "BOOKSHOP_NPM_REGISTRY": registry.url,
-            "BOOKSHOP_NPM_TOKEN": registry.token,
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    publisher = {"BOOKSHOP_NPM_REGISTRY": registry.url, "BOOKSHOP_NPM_TOKEN": registry.token}
+    return run([root / "ci" / "publish_npm.sh"], {**env, "VENV": sys.prefix, **publisher})
 
 
 @pytest.fixture(scope="session")
@@ -184,9 +167,7 @@ def consumer(
         ["npm", "install", "@bookshop/protos"],
         ["npx", "tsc", "--strict"],
     ):
-        result = subprocess.run(
-            command, cwd=folder, env=npm_env, capture_output=True, text=True, check=False
-        )
+        result = run(command, npm_env, cwd=folder)
         assert result.returncode == 0, f"{' '.join(command)}: {result.stdout}{result.stderr}"
     return folder
 
@@ -207,71 +188,46 @@ def service(supervisor: Supervisor, catalog: Path) -> int:
 
 
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of trustme certificates, named as `make certs` names its own: ca.pem, a server's
+    server.pem and server-key.pem, a client's client.pem and client-key.pem."""
     folder = tmp_path_factory.mktemp("pki")
     ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
     server = ca.issue_cert("localhost", "127.0.0.1")
-    client = ca.issue_cert("consumer.bookshop.test")
-    pki = Pki(
-        ca=folder / "ca.pem",
-        server_cert=folder / "server.pem",
-        server_key=folder / "server-key.pem",
-        client_cert=folder / "client.pem",
-        client_key=folder / "client-key.pem",
-    )
-    ca.cert_pem.write_to_path(str(pki.ca))
     for blob in server.cert_chain_pems:
-        blob.write_to_path(str(pki.server_cert), append=True)
-    server.private_key_pem.write_to_path(str(pki.server_key))
-    client.cert_chain_pems[0].write_to_path(str(pki.client_cert))
-    client.private_key_pem.write_to_path(str(pki.client_key))
-    return pki
+        blob.write_to_path(str(folder / "server.pem"), append=True)
+    server.private_key_pem.write_to_path(str(folder / "server-key.pem"))
+    client = ca.issue_cert("consumer.bookshop.test")
+    client.cert_chain_pems[0].write_to_path(str(folder / "client.pem"))
+    client.private_key_pem.write_to_path(str(folder / "client-key.pem"))
+    return folder
 
 
 @pytest.fixture(scope="session")
-def mtls_service(supervisor: Supervisor, catalog: Path, pki: Pki) -> int:
-    """The recommendations service requiring client certificates signed by `pki.ca`; its port."""
-    tls = ServerTls(cert=pki.server_cert, key=pki.server_key, client_ca=pki.ca)
+def mtls_service(supervisor: Supervisor, catalog: Path, pki: Path) -> int:
+    """The recommendations service requiring client certificates from the pki's CA; its port."""
+    tls = ServerTls(cert=pki / "server.pem", key=pki / "server-key.pem", client_ca=pki / "ca.pem")
     replica = Replica(supervisor, "mtls", catalog, tls=tls)
     replica.start()
     return replica.port
 
 
-@dataclass
-class SilentPeer:
-    """A TCP listener that accepts connections and never sends a byte; counts what it accepted."""
-
-    port: int
-    accepted: int = 0
-
-
 @pytest.fixture
-def silent_peer() -> Iterator[SilentPeer]:
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    peer = SilentPeer(port=listener.getsockname()[1])
-    held: list[socket.socket] = []
-    done = threading.Event()
-
-    def accept() -> None:
-        while not done.is_set():
-            try:
-                connection, _ = listener.accept()
-            except TimeoutError:
-                continue
-            held.append(connection)
-            peer.accepted += 1
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield peer
-    done.set()
-    thread.join(timeout=5)
-    listener.close()
-    for connection in held:
-        connection.close()
+def silent_peer() -> Iterator[socket.socket]:
+    """A TCP listener that never accepts, so never sends a byte: the kernel completes each
+    connection's handshake and keeps it in the backlog (`connections` counts them)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+        yield listener
 
 
-def sha512_integrity(path: Path) -> str:
-    """The `integrity` npm records for a tarball (Subresource Integrity, sha512)."""
-    return "sha512-" + b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
+def connections(listener: socket.socket) -> int:
+    """How many connections reached `listener` since it last counted (taken from its backlog)."""
+    count = 0
+    while True:
+        try:
+            listener.accept()[0].close()
+        except BlockingIOError:
+            return count
+        count += 1

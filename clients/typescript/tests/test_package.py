@@ -6,7 +6,6 @@ import json
 import re
 import tarfile
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[3]
 REGISTRY = ROOT / "proto-registry"
@@ -24,11 +23,6 @@ def _files(npm_package: Path) -> dict[str, bytes]:
     return files
 
 
-def _manifest(npm_package: Path) -> dict[str, Any]:
-    manifest: dict[str, Any] = json.loads(_files(npm_package)["package.json"])
-    return manifest
-
-
 def test_every_proto_ships_with_its_code_and_types(npm_package: Path) -> None:
     files = _files(npm_package)
     protos = sorted(path.relative_to(REGISTRY) for path in REGISTRY.rglob("*.proto"))
@@ -44,7 +38,7 @@ def test_every_proto_ships_with_its_code_and_types(npm_package: Path) -> None:
 def test_manifest_names_the_registry_version_and_only_runtime_dependencies(
     npm_package: Path, version: str
 ) -> None:
-    manifest = _manifest(npm_package)
+    manifest = json.loads(_files(npm_package)["package.json"])
     assert manifest["name"] == "@bookshop/protos"
     assert manifest["version"] == version
     assert manifest["type"] == "module"
@@ -63,4 +57,5 @@ def test_runtime_range_starts_at_the_generators_version(npm_package: Path) -> No
     assert source["devDependencies"]["@bufbuild/protoc-gen-es"] == generator[1]
     assert lock["packages"]["node_modules/@bufbuild/protoc-gen-es"]["version"] == generator[1]
     # Its code needs the runtime of its own major version, at least as new as itself.
-    assert _manifest(npm_package)["dependencies"]["@bufbuild/protobuf"] == f"^{generator[1]}"
+    manifest = json.loads(_files(npm_package)["package.json"])
+    assert manifest["dependencies"]["@bufbuild/protobuf"] == f"^{generator[1]}"

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import Registry, publish
+from conftest import Registry, publish, run
 
 from harness.ports import free_port
 
@@ -23,13 +23,15 @@ PROTO = "package/bookshop/recommendations/v1/recommendations.proto"
 
 
 def _view(env: dict[str, str], registry: Registry, spec: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["npm", "view", spec, "version", "--registry", registry.url],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run(["npm", "view", spec, "version", "--registry", registry.url], env)
+
+
+def _member(npm_package: Path, name: str) -> bytes:
+    """The content of file `name` in the tarball."""
+    with tarfile.open(npm_package) as archive:
+        member = archive.extractfile(name)
+        assert member is not None
+        return member.read()
 
 
 def _repository_with(tmp_path: Path, npm_package: Path, edit: dict[str, bytes]) -> Path:
@@ -52,7 +54,7 @@ def _repository_with(tmp_path: Path, npm_package: Path, edit: dict[str, bytes]) 
     return copy
 
 
-def test_publish_uploads_the_version(
+def test_publish_uploads_the_version_and_the_registry_serves_no_other_package(
     published: subprocess.CompletedProcess[str],
     registry: Registry,
     npm_env: dict[str, str],
@@ -60,6 +62,10 @@ def test_publish_uploads_the_version(
 ) -> None:
     assert f"published @bookshop/protos {version}" in published.stderr
     assert _view(npm_env, registry, f"@bookshop/protos@{version}").stdout.strip() == version
+    # No uplink: a public name is not fetched from elsewhere, so nothing can stand in for ours.
+    other = _view(npm_env, registry, "@bufbuild/protobuf")
+    assert other.returncode != 0
+    assert "E404" in other.stderr
 
 
 def test_publishing_the_same_tarball_again_is_skipped(
@@ -86,10 +92,7 @@ def test_another_tarball_of_a_published_version_is_refused_before_upload(
     npm_env: dict[str, str],
     version: str,
 ) -> None:
-    with tarfile.open(npm_package) as archive:
-        readme = archive.extractfile("package/README.md")
-        assert readme is not None
-        text = readme.read() + b"\nA line added after publishing.\n"
+    text = _member(npm_package, "package/README.md") + b"\nA line added after publishing.\n"
     copy = _repository_with(tmp_path, npm_package, {"package/README.md": text})
 
     result = publish(npm_env, registry, root=copy)
@@ -110,14 +113,10 @@ def test_a_package_with_other_protos_is_refused_and_nothing_uploaded(
     npm_env: dict[str, str],
     version: str,
 ) -> None:
-    with tarfile.open(npm_package) as archive:
-        proto = archive.extractfile(PROTO)
-        assert proto is not None
-        text = proto.read().decode()
     changed, count = re.subn(
         r"^  string title = 2;\n",
         "  string title = 2;\n  // The author is who wrote the book.\n  string author = 3;\n",
-        text,
+        _member(npm_package, PROTO).decode(),
         flags=re.MULTILINE,
     )
     assert count == 1
@@ -140,10 +139,7 @@ def test_a_package_of_another_version_is_refused(
     npm_env: dict[str, str],
     version: str,
 ) -> None:
-    with tarfile.open(npm_package) as archive:
-        manifest_file = archive.extractfile("package/package.json")
-        assert manifest_file is not None
-        manifest = json.load(manifest_file)
+    manifest = json.loads(_member(npm_package, "package/package.json"))
     manifest["version"] = "0.9.0"
     copy = _repository_with(
         tmp_path, npm_package, {"package/package.json": json.dumps(manifest).encode()}
@@ -200,15 +196,6 @@ def test_a_registry_that_cannot_say_whether_the_version_exists_gets_no_upload(
         f"error: cannot tell whether @bookshop/protos {version} is on {broken_registry.url}: "
     )
     assert "500" in line
-
-
-def test_the_registry_serves_no_other_package(
-    published: subprocess.CompletedProcess[str], registry: Registry, npm_env: dict[str, str]
-) -> None:
-    # No uplink: a public name is not fetched from elsewhere, so nothing can stand in for ours.
-    result = _view(npm_env, registry, "@bufbuild/protobuf")
-    assert result.returncode != 0
-    assert "E404" in result.stderr
 
 
 def test_the_docs_show_the_scoped_line_for_the_local_registry() -> None:
