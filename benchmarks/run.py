@@ -1,16 +1,10 @@
 """Benchmark the recommendations service against its baselines with h2load; write a report.
 
-Every contender runs in its own process pinned to one CPU (`taskset`), h2load on another, and the
-contenders alternate over several rounds. For each run it reports the server's CPU time per call
-(user + system time of its whole process tree, from /proc, divided by the calls: steadier than
-throughput on a shared machine), calls per second, and p50/p99 latency from h2load's per-request
-log.
-
-The service is called as the website's homepage calls it: v2 Recommend, three books. h2load only
-counts HTTP 200s, and gRPC errors travel in the trailers of an HTTP 200, so every contender must
-also answer a few grpcio calls to the same path with the same request OK before and after its
-load (`benchmarks.answers`), and the service's own counters must show every call OK. Exits 1,
-after writing the report, when the service misses a target (`benchmarks.targets`).
+Each contender runs alone, pinned to one CPU, h2load on the other, and the contenders alternate
+over rounds; the report's opening (`_report`) says what is measured and how. Every contender must
+answer OK by gRPC status before and after its load, and the service's own counters must count
+every call OK (`benchmarks.answers`). Exits 1, after writing the report, when the service misses
+a target (`benchmarks.targets`).
 
 Usage: python -m benchmarks.run --catalog PATH [--rounds 9] [--calls 20000] [--output FILE]
 """
@@ -24,51 +18,34 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bookshop.recommendations.v1 import recommendations_pb2 as v1_pb2
-from bookshop.recommendations.v2 import recommendations_pb2
-
-from benchmarks import counters, stats
-from benchmarks.answers import PROBE_CALLS, AnswerError, check_answers
-from benchmarks.baselines import bare_aio, bare_sync
+from benchmarks import h2load, stats, targets
+from benchmarks.answers import PROBE_CALLS, check_answers, require_ok
 from benchmarks.baselines.tutorial import generate_stubs
-from benchmarks.h2load import LOAD_CPU, SERVER_CPU, Run, h2load, wait_for_port, write_frame
-from benchmarks.targets import (
-    CPU_RATIO_MAX,
-    RATE_RATIO_MIN,
-    TRACED_RATIO_MAX,
-    Target,
-    missed,
-    service_targets,
-)
+from benchmarks.common import TRACED_RATIO, finish, rotated, tracing
+from benchmarks.h2load import LOAD_CPU, SERVER_CPU, SERVICE_PATH, Run
 from harness.load import LOAD_CONNECTIONS, LOAD_STREAMS
 from harness.otlp import OtlpReceiver
-from harness.ports import free_port
-from harness.processes import Supervisor, tree_cpu_seconds
+from harness.ports import accepts, free_port
+from harness.processes import Supervisor
+from harness.service import handled_calls
 
-HERE = Path(__file__).resolve().parent
-BASELINES = HERE / "baselines"
-_V2_SERVICE = recommendations_pb2.DESCRIPTOR.services_by_name["RecommendationsService"]
-SERVICE_PATH = f"/{_V2_SERVICE.full_name}/{_V2_SERVICE.methods_by_name['Recommend'].name}"
-"""The method the service is measured on: v2 Recommend, what the website calls."""
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-SERVICE_REQUEST = recommendations_pb2.RecommendRequest(
-    reader_id="1", category=recommendations_pb2.BOOK_CATEGORY_MYSTERY, page_size=3
-).SerializeToString()
-"""The request the service is measured with: the homepage's (three mystery books for a reader)."""
-
-_V1_SERVICE = v1_pb2.DESCRIPTOR.services_by_name["RecommendationsService"]
-V1_PATH = f"/{_V1_SERVICE.full_name}/{_V1_SERVICE.methods_by_name['Recommend'].name}"
-V1_REQUEST = v1_pb2.RecommendRequest(
-    user_id=1, category=v1_pb2.BOOK_CATEGORY_MYSTERY, max_results=3
-).SerializeToString()
-"""The deprecated v1's call, measured beside v2: the same three books, asked the old way."""
-
+BASELINES = Path(__file__).resolve().parent / "baselines"
 SERVICE = "recommendations-service"
 SERVICE_V1 = "recommendations-service-v1"
 SERVICE_TRACED = "recommendations-service-traced"
-TRACED_RATIO = 0.1
+SERVICES = (SERVICE, SERVICE_V1, SERVICE_TRACED)
+"""The contenders that are this service (with metrics to read); the others are baselines."""
+
+_CPU: Callable[[Run], float] = attrgetter("cpu_us_per_call")
+_RATE: Callable[[Run], float] = attrgetter("calls_per_second")
+_VERDICT = {True: "met", False: "MISSED"}
 
 
 @dataclass
@@ -78,10 +55,9 @@ class Contender:
     name: str
     label: str
     command: list[str]
-    path: str
-    request: bytes
+    path: str = SERVICE_PATH
+    request: bytes = h2load.SERVICE_REQUEST
     env: dict[str, str] = field(default_factory=dict)
-    metrics: bool = False
 
 
 def main() -> int:
@@ -106,12 +82,8 @@ def main() -> int:
         results: dict[str, list[Run]] = {c.name: [] for c in contenders}
         single: dict[str, list[Run]] = {c.name: [] for c in contenders}
         for round_number in range(args.rounds):
-            # Rotate the order every round so no contender always runs first or last.
-            shift = round_number % len(contenders)
-            for contender in contenders[shift:] + contenders[:shift]:
-                run, one = _measure(
-                    supervisor, contender, args.calls, args.latency_calls, Path(tmp)
-                )
+            for contender in rotated(contenders, round_number):
+                run, one = _measure(supervisor, contender, args, Path(tmp))
                 results[contender.name].append(run)
                 single[contender.name].append(one)
                 print(
@@ -125,18 +97,10 @@ def main() -> int:
     args.spans = _check_traced(len(receiver.spans()), args)
     args.load = (load_before, os.getloadavg()[0])
     report, problem = _report(contenders, results, single, args)
-    print(report)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(report, encoding="utf-8")
-    if problem is not None:
-        print(f"error: the service {problem}", file=sys.stderr)
-        return 1
-    return 0
+    return finish(report, args.output, problem and f"the service {problem}")
 
 
 def _contenders(tmp: Path, catalog: Path, otlp_endpoint: str) -> list[Contender]:
-    python = sys.executable
     generated = generate_stubs(tmp / "tutorial")
     sys.path.insert(0, str(generated))
     import recommendations_pb2 as tutorial_pb2  # type: ignore[import-not-found]  # noqa: PLC0415 - generated just above
@@ -144,62 +108,34 @@ def _contenders(tmp: Path, catalog: Path, otlp_endpoint: str) -> list[Contender]
     tutorial_request = tutorial_pb2.RecommendationRequest(
         user_id=1, category=tutorial_pb2.MYSTERY, max_results=3
     ).SerializeToString()
-    server = Path(python).with_name("recommendations-server")
+    server = [str(Path(sys.executable).with_name("recommendations-server"))]
+    service = {"RECOMMENDATIONS_CATALOG": str(catalog), "RECOMMENDATIONS_BIND": "127.0.0.1"}
+    v1 = (h2load.V1_PATH, h2load.V1_REQUEST)
+
+    def py(script: str) -> list[str]:
+        return [sys.executable, str(BASELINES / script)]
+
+    # The bare baselines serve SERVICE_PATH (their METHOD_PATH; the tests hold them to it).
     return [
-        Contender(
-            "bare-sync",
-            "BASELINE bare sync grpc.server, empty handler",
-            [python, str(BASELINES / "bare_sync.py")],
-            "/{}/{}".format(*bare_sync.METHOD_PATH),
-            SERVICE_REQUEST,
-        ),
-        Contender(
-            "bare-aio",
-            "BASELINE bare grpc.aio server, empty handler",
-            [python, str(BASELINES / "bare_aio.py")],
-            "/{}/{}".format(*bare_aio.METHOD_PATH),
-            SERVICE_REQUEST,
-        ),
+        Contender("bare-sync", "BASELINE bare sync grpc.server, empty handler", py("bare_sync.py")),
+        Contender("bare-aio", "BASELINE bare grpc.aio server, empty handler", py("bare_aio.py")),
         Contender(
             "tutorial",
             "BASELINE the original tutorial's server",
-            [python, str(BASELINES / "tutorial" / "server.py")],
+            py("tutorial/server.py"),
             "/Recommendations/Recommend",
             tutorial_request,
-            env={"PYTHONPATH": str(generated)},
+            {"PYTHONPATH": str(generated)},
         ),
+        Contender(SERVICE, "this service, full default stack", server, env=service),
         Contender(
-            SERVICE,
-            "this service, full default stack",
-            [str(server)],
-            SERVICE_PATH,
-            SERVICE_REQUEST,
-            env={"RECOMMENDATIONS_CATALOG": str(catalog), "RECOMMENDATIONS_BIND": "127.0.0.1"},
-            metrics=True,
-        ),
-        Contender(
-            SERVICE_V1,
-            "this service, full default stack, deprecated v1",
-            [str(server)],
-            V1_PATH,
-            V1_REQUEST,
-            env={"RECOMMENDATIONS_CATALOG": str(catalog), "RECOMMENDATIONS_BIND": "127.0.0.1"},
-            metrics=True,
+            SERVICE_V1, "this service, full default stack, deprecated v1", server, *v1, service
         ),
         Contender(
             SERVICE_TRACED,
             f"this service, tracing on ({TRACED_RATIO:.0%} ratio, OTLP/gRPC to a local receiver)",
-            [str(server)],
-            SERVICE_PATH,
-            SERVICE_REQUEST,
-            env={
-                "RECOMMENDATIONS_CATALOG": str(catalog),
-                "RECOMMENDATIONS_BIND": "127.0.0.1",
-                "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
-                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                "OTEL_TRACES_SAMPLER_ARG": str(TRACED_RATIO),
-            },
-            metrics=True,
+            server,
+            env={**service, **tracing(otlp_endpoint)},
         ),
     ]
 
@@ -213,43 +149,32 @@ def _check_traced(spans: int, args: argparse.Namespace) -> int:
 
 
 def _measure(
-    supervisor: Supervisor, contender: Contender, calls: int, latency_calls: int, tmp: Path
+    supervisor: Supervisor, contender: Contender, args: argparse.Namespace, tmp: Path
 ) -> tuple[Run, Run]:
+    """A 500-call warm-up, the load run and the 1 x 1 latency run, with the status checks."""
     port, metrics_port = free_port(), free_port()
-    env = dict(os.environ, **contender.env)
-    env.update(
-        BASELINE_PORT=str(port),
-        RECOMMENDATIONS_PORT=str(port),
-        RECOMMENDATIONS_METRICS_PORT=str(metrics_port),
-    )
-    body = write_frame(tmp / f"{contender.name}.bin", contender.request)
-    log = tmp / "h2load.log"
-    url = f"http://127.0.0.1:{port}{contender.path}"
+    env = {
+        **os.environ,
+        **contender.env,
+        "BASELINE_PORT": str(port),
+        "RECOMMENDATIONS_PORT": str(port),
+        "RECOMMENDATIONS_METRICS_PORT": str(metrics_port),
+    }
+    url, request = f"http://127.0.0.1:{port}{contender.path}", contender.request
     server = supervisor.start(contender.name, contender.command, env, cpu=int(SERVER_CPU))
     try:
-        wait_for_port(port)
-        _check_answers(contender, port)
-        h2load(url, body, 500, LOAD_CONNECTIONS, LOAD_STREAMS, log)  # warm-up: caches, connections
-        before = counters.read(metrics_port) if contender.metrics else None
-        cpu_before = tree_cpu_seconds(server.pid)
-        run = h2load(url, body, calls, LOAD_CONNECTIONS, LOAD_STREAMS, log)
-        run.cpu_us_per_call = (tree_cpu_seconds(server.pid) - cpu_before) / calls * 1e6
-        one = h2load(url, body, latency_calls, 1, 1, log)
+        supervisor.wait_ready(contender.name, server, lambda: accepts(port), timeout=15)
+        check_answers(contender.name, port, contender.path, request)
+        h2load.run(url, request, 500, tmp)  # warm-up: caches, connections
+        before = handled_calls(metrics_port) if contender.name in SERVICES else None
+        run = h2load.run(url, request, args.calls, tmp, pid=server.pid)
+        one = h2load.run(url, request, args.latency_calls, tmp, clients=1, streams=1)
         if before is not None:
-            problem = counters.missing(before, counters.read(metrics_port), calls + latency_calls)
-            if problem is not None:
-                raise SystemExit(f"error: {contender.name} {problem}")
-        _check_answers(contender, port)
+            require_ok(contender.name, metrics_port, before, args.calls + args.latency_calls)
+        check_answers(contender.name, port, contender.path, request)
     finally:
         supervisor.stop(server, timeout=15)
     return run, one
-
-
-def _check_answers(contender: Contender, port: int) -> None:
-    try:
-        check_answers(contender.name, port, contender.path, contender.request)
-    except AnswerError as error:
-        raise SystemExit(f"error: {error}") from None
 
 
 def _report(
@@ -259,47 +184,40 @@ def _report(
     args: argparse.Namespace,
 ) -> tuple[str, str | None]:
     """The report, and one line naming the missed targets (None when all were met)."""
-    baselines = [c.name for c in contenders if c.name not in {SERVICE, SERVICE_V1, SERVICE_TRACED}]
-    rounds = range(args.rounds)
+    baselines = [c.name for c in contenders if c.name not in SERVICES]
     # The cheapest and the fastest baseline are chosen once, by their medians over all rounds;
     # each round then compares the service with that same baseline. Taking the cheapest baseline
     # of each round instead would pick whichever one noise favoured in that round, and a minimum
     # of noisy figures is biased low: it would bias every ratio against the service.
-    cheapest = min(
-        baselines, key=lambda b: statistics.median(r.cpu_us_per_call for r in results[b])
-    )
-    fastest = max(
-        baselines, key=lambda b: statistics.median(r.calls_per_second for r in results[b])
-    )
-    cpu_ratios, rate_ratios = _ratios(results, SERVICE, cheapest, fastest)
-    v1_cpu_ratios, v1_rate_ratios = _ratios(results, SERVICE_V1, cheapest, fastest)
-    traced_ratios = stats.ratios(
-        [run.cpu_us_per_call for run in results[SERVICE_TRACED]],
-        [run.cpu_us_per_call for run in results[SERVICE]],
-    )
-    targets = [
-        *service_targets(
-            cpu_ratio=statistics.median(cpu_ratios),
+    cheapest = min(baselines, key=lambda b: statistics.median(map(_CPU, results[b])))
+    fastest = max(baselines, key=lambda b: statistics.median(map(_RATE, results[b])))
+
+    def ratios(name: str, other: str, figure: Callable[[Run], float]) -> list[float]:
+        """Per round, `name`'s `figure` over `other`'s."""
+        return stats.ratios([figure(r) for r in results[name]], [figure(r) for r in results[other]])
+
+    cpu_ratios, rate_ratios = ratios(SERVICE, cheapest, _CPU), ratios(SERVICE, fastest, _RATE)
+    cpu, rate = stats.spread(cpu_ratios), stats.spread(rate_ratios)
+    v1_cpu = stats.spread(ratios(SERVICE_V1, cheapest, _CPU))
+    v1_rate = stats.spread(ratios(SERVICE_V1, fastest, _RATE))
+    traced = stats.spread(ratios(SERVICE_TRACED, SERVICE, _CPU))
+    judged = [
+        *targets.service_targets(
+            cpu_ratio=cpu.median,
             cheapest=cheapest,
-            rate_ratio=statistics.median(rate_ratios),
+            rate_ratio=rate.median,
             fastest=fastest,
             p50_ms=statistics.median(run.p50_ms for run in single[SERVICE]),
         ),
-        Target(
-            "v1 CPU per call",
-            statistics.median(v1_cpu_ratios),
-            "<=",
-            CPU_RATIO_MAX,
-            f" x {cheapest}",
+        targets.Target(
+            "v1 CPU per call", v1_cpu.median, "<=", targets.CPU_RATIO_MAX, f" x {cheapest}"
         ),
-        Target(
-            "v1 calls/s", statistics.median(v1_rate_ratios), ">=", RATE_RATIO_MIN, f" x {fastest}"
-        ),
-        Target(
+        targets.Target("v1 calls/s", v1_rate.median, ">=", targets.RATE_RATIO_MIN, f" x {fastest}"),
+        targets.Target(
             "CPU per call with tracing on",
-            statistics.median(traced_ratios),
+            traced.median,
             "<=",
-            TRACED_RATIO_MAX,
+            targets.TRACED_RATIO_MAX,
             " x tracing off",
         ),
     ]
@@ -325,7 +243,7 @@ def _report(
         f" {args.rounds * (args.calls + args.latency_calls)} measured calls returned OK.",
         f"- Load average (1 min) at the start and end: {args.load[0]:.1f} and {args.load[1]:.1f}"
         f" on {os.cpu_count()} CPUs (the machine is shared).",
-        "- How the service's design choices were measured: `benchmarks/README.md`.",
+        "- How the service's design choices were measured: `docs/performance.md`.",
         "",
         "## Medians over the rounds",
         "",
@@ -335,8 +253,8 @@ def _report(
     for c in contenders:
         runs = results[c.name]
         lines.append(
-            f"| {c.label} | {statistics.median(r.cpu_us_per_call for r in runs):.0f} "
-            f"| {statistics.median(r.calls_per_second for r in runs):.0f} "
+            f"| {c.label} | {statistics.median(map(_CPU, runs)):.0f} "
+            f"| {statistics.median(map(_RATE, runs)):.0f} "
             f"| {statistics.median(r.p50_ms for r in runs):.2f} "
             f"| {statistics.median(r.p99_ms for r in runs):.2f} "
             f"| {statistics.median(r.p50_ms for r in single[c.name]):.3f} |"
@@ -350,56 +268,37 @@ def _report(
         + f" | service CPU / {cheapest} | service calls/s / {fastest} |",
         "| ---: | " + " | ".join("---:" for _ in contenders) + " | ---: | ---: |",
     ]
-    for r in rounds:
+    for r in range(args.rounds):
         cells = " | ".join(
             f"{results[c.name][r].cpu_us_per_call:.0f}, {results[c.name][r].calls_per_second:.0f}"
             for c in contenders
         )
         lines.append(f"| {r + 1} | {cells} | {cpu_ratios[r]:.3f} | {rate_ratios[r]:.3f} |")
-    verdict = {True: "met", False: "MISSED"}
-    cpu, rate = stats.spread(cpu_ratios), stats.spread(rate_ratios)
-    v1_cpu, v1_rate = stats.spread(v1_cpu_ratios), stats.spread(v1_rate_ratios)
-    traced = stats.spread(traced_ratios)
+    p50 = judged[2]
     lines += [
         "",
         "## Targets",
         "",
         "Medians of the per-round ratios, the middle half of the rounds in brackets.",
         "",
-        f"- CPU per call, ratio to the cheapest baseline ({cheapest}):"
-        f" **{cpu.median:.3f}** [{cpu.q1:.3f}-{cpu.q3:.3f}]"
-        f" (target <= {targets[0].bound:.2f}): {verdict[targets[0].met]}.",
-        f"- Calls/s, ratio to the fastest baseline ({fastest}):"
-        f" **{rate.median:.3f}** [{rate.q1:.3f}-{rate.q3:.3f}]"
-        f" (target >= {targets[1].bound:.2f}): {verdict[targets[1].met]}.",
-        f"- p50 at one connection, one stream: **{targets[2].value:.3f} ms**"
-        f" (target < {targets[2].bound:.0f} ms): {verdict[targets[2].met]}.",
-        f"- The deprecated v1, CPU per call to {cheapest}: **{v1_cpu.median:.3f}**"
-        f" [{v1_cpu.q1:.3f}-{v1_cpu.q3:.3f}] (target <= {targets[3].bound:.2f}):"
-        f" {verdict[targets[3].met]}; calls/s to {fastest}: **{v1_rate.median:.3f}**"
-        f" [{v1_rate.q1:.3f}-{v1_rate.q3:.3f}] (target >= {targets[4].bound:.2f}):"
-        f" {verdict[targets[4].met]}.",
+        f"- CPU per call, ratio to the cheapest baseline ({cheapest}): {_judged(cpu, judged[0])}.",
+        f"- Calls/s, ratio to the fastest baseline ({fastest}): {_judged(rate, judged[1])}.",
+        f"- p50 at one connection, one stream: **{p50.value:.3f} ms**"
+        f" (target < {p50.bound:.0f} ms): {_VERDICT[p50.met]}.",
+        f"- The deprecated v1, CPU per call to {cheapest}: {_judged(v1_cpu, judged[3])};"
+        f" calls/s to {fastest}: {_judged(v1_rate, judged[4])}.",
         f"- Tracing on ({TRACED_RATIO:.0%} ratio, {args.spans} spans exported), CPU per call,"
-        f" ratio to tracing off: **{traced.median:.3f}** [{traced.q1:.3f}-{traced.q3:.3f}]"
-        f" (target <= {targets[5].bound:.2f}): {verdict[targets[5].met]}.",
+        f" ratio to tracing off: {_judged(traced, judged[5])}.",
         "",
     ]
-    return "\n".join(lines), missed(targets)
+    return "\n".join(lines), targets.missed(judged)
 
 
-def _ratios(
-    results: dict[str, list[Run]], name: str, cheapest: str, fastest: str
-) -> tuple[list[float], list[float]]:
-    """Per round, `name`'s CPU per call to the cheapest baseline's, and calls/s to the fastest's."""
+def _judged(spread: stats.Spread, target: targets.Target) -> str:
+    """A ratio's median in bold, its middle half in brackets, its target and the verdict."""
     return (
-        stats.ratios(
-            [run.cpu_us_per_call for run in results[name]],
-            [run.cpu_us_per_call for run in results[cheapest]],
-        ),
-        stats.ratios(
-            [run.calls_per_second for run in results[name]],
-            [run.calls_per_second for run in results[fastest]],
-        ),
+        f"**{spread.median:.3f}** [{spread.q1:.3f}-{spread.q3:.3f}]"
+        f" (target {target.comparison} {target.bound:.2f}): {_VERDICT[target.met]}"
     )
 
 

@@ -27,22 +27,24 @@ import tempfile
 import time
 import zlib
 from collections import deque
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
-from bookshop.recommendations.v1 import recommendations_pb2 as v1
 from bookshop.recommendations.v2 import recommendations_pb2 as v2
 from recommendations import paging
 from recommendations.domain import Category
 
-from benchmarks import counters, stats
-from benchmarks.h2load import LOAD_CPU, SERVER_CPU, h2load, write_frame
+from benchmarks import h2load, stats
+from benchmarks.answers import require_ok
+from benchmarks.common import finish, rotated
+from benchmarks.h2load import LOAD_CPU, SERVER_CPU, SERVICE_PATH, V1_PATH, V1_REQUEST
 from benchmarks.targets import Target, missed
-from harness.load import LOAD_CONNECTIONS, LOAD_STREAMS
-from harness.processes import Supervisor, resident_bytes, tree_cpu_seconds, tree_pids
-from harness.service import SERVER, Replica
+from harness.load import LOAD_STREAMS
+from harness.processes import Supervisor, resident_bytes, tree_pids
+from harness.service import SERVER, Replica, handled_calls
 
 SIZES = (196, 10_000, 100_000, 1_000_000)
 """The catalog sizes measured by default; the first is the baseline of the CPU ratios."""
@@ -56,8 +58,6 @@ READERS_SIZE, READERS_GROWTH_MAX_MB = 100_000, 20.0
 """At `READERS_SIZE` books, RSS may grow by at most this much over the distinct readers."""
 
 KINDS = ("v1", "v2 first page", "v2 deep page")
-_V1_PATH = f"/{v1.DESCRIPTOR.services_by_name['RecommendationsService'].full_name}/Recommend"
-_V2_PATH = f"/{v2.DESCRIPTOR.services_by_name['RecommendationsService'].full_name}/Recommend"
 _CATEGORIES = list(Category)
 _MB = 1024 * 1024
 _NEW_READERS = 20  # first calls timed per size
@@ -93,9 +93,8 @@ def build(tmp: Path, books: int) -> Path:
     if books != SIZES[0]:
         command += ["--csv", str(generate_csv(tmp / f"books-{books}.csv", books))]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    with sqlite3.connect(output) as db:
+    with closing(sqlite3.connect(output)) as db:
         (count,) = db.execute("SELECT count(*) FROM books").fetchone()
-    db.close()
     if count != books:
         raise SystemExit(f"error: the catalog for {books} books holds {count}")
     return output
@@ -117,38 +116,36 @@ def rss_mb(replica: Replica) -> float:
     return sum(resident_bytes(pid) for pid in tree_pids(replica.pid)) / _MB
 
 
-def v2_request(reader: str, *, token: str = "", size: int = 10) -> bytes:
-    """A v2 page request for `reader`'s mystery books."""
+def v2_request(reader: str, *, token: str = "") -> bytes:
+    """A v2 request for a page of ten of `reader`'s mystery books."""
     return v2.RecommendRequest(
-        reader_id=reader, category=v2.BOOK_CATEGORY_MYSTERY, page_size=size, page_token=token
+        reader_id=reader, category=v2.BOOK_CATEGORY_MYSTERY, page_size=10, page_token=token
     ).SerializeToString()
 
 
 def requests(catalog: Path) -> dict[str, tuple[str, bytes]]:
     """The path and request of each kind of call; the deep page starts mid-order, today."""
-    with sqlite3.connect(catalog) as db:
+    with closing(sqlite3.connect(catalog)) as db:
         (count,) = db.execute(
             "SELECT count(*) FROM books WHERE category = ?", (Category.MYSTERY.value,)
         ).fetchone()
-    db.close()
     day = int(time.time() // 86_400)
     token = paging.encode(day, count // 2, zlib.crc32(b"1"), Category.MYSTERY)
-    v1_request = v1.RecommendRequest(
-        user_id=1, category=v1.BOOK_CATEGORY_MYSTERY, max_results=3
-    ).SerializeToString()
     return {
-        "v1": (_V1_PATH, v1_request),
-        "v2 first page": (_V2_PATH, v2_request("1")),
-        "v2 deep page": (_V2_PATH, v2_request("1", token=token)),
+        "v1": (V1_PATH, V1_REQUEST),
+        "v2 first page": (SERVICE_PATH, v2_request("1")),
+        "v2 deep page": (SERVICE_PATH, v2_request("1", token=token)),
     }
 
 
-def first_calls(replica: Replica, tag: str) -> list[float]:
+def _v2_call(channel: grpc.Channel) -> grpc.UnaryUnaryMultiCallable[bytes, bytes]:
+    return channel.unary_unary(SERVICE_PATH, request_serializer=None, response_deserializer=None)
+
+
+def first_calls(replica: Replica, tag: int) -> list[float]:
     """Milliseconds of the first call of each of `_NEW_READERS` new readers (a warmed channel)."""
     with grpc.insecure_channel(replica.address) as channel:
-        call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
-            _V2_PATH, request_serializer=None, response_deserializer=None
-        )
+        call = _v2_call(channel)
         call(v2_request(f"warm-up-{tag}"), timeout=30)
         times = []
         for n in range(_NEW_READERS):
@@ -162,9 +159,7 @@ def distinct_readers(replica: Replica, readers: int, in_flight: int = LOAD_STREA
     """One first page for each of `readers` distinct readers, `in_flight` calls at a time (on one
     connection, within the service's limit of calls a connection may have open)."""
     with grpc.insecure_channel(replica.address) as channel:
-        call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
-            _V2_PATH, request_serializer=None, response_deserializer=None
-        )
+        call = _v2_call(channel)
         pending: deque[grpc.Future[bytes]] = deque()
         for n in range(readers):
             pending.append(call.future(v2_request(f"reader-{n}"), timeout=60))
@@ -176,15 +171,10 @@ def distinct_readers(replica: Replica, readers: int, in_flight: int = LOAD_STREA
 
 def cpu_per_call(replica: Replica, path: str, request: bytes, calls: int, tmp: Path) -> float:
     """The server's CPU microseconds per call over `calls` h2load calls, all counted OK."""
-    body = write_frame(tmp / "body.bin", request)
-    url = f"http://{replica.address}{path}"
-    before, cpu = counters.read(replica.metrics_port), tree_cpu_seconds(replica.pid)
-    h2load(url, body, calls, LOAD_CONNECTIONS, LOAD_STREAMS, tmp / "h2load.log")
-    used = tree_cpu_seconds(replica.pid) - cpu
-    problem = counters.missing(before, counters.read(replica.metrics_port), calls)
-    if problem is not None:
-        raise SystemExit(f"error: {replica.name} {path}: {problem}")
-    return used / calls * 1e6
+    before = handled_calls(replica.metrics_port)
+    run = h2load.run(f"http://{replica.address}{path}", request, calls, tmp, pid=replica.pid)
+    require_ok(f"{replica.name} {path}:", replica.metrics_port, before, calls)
+    return run.cpu_us_per_call
 
 
 def ratios(size: Size, base: Size) -> dict[str, float]:
@@ -222,7 +212,6 @@ def processes_row(supervisor: Supervisor, catalog: Path, n: int, calls: int, tmp
     """N processes against one on the baseline catalog, unpinned (they need every CPU), or why
     there is no such row."""
     path, request = requests(catalog)["v2 first page"]
-    body = write_frame(tmp / "body.bin", request)
     rows = []
     for count in (n, 1):
         env = {"RECOMMENDATIONS_PROCESSES": str(count)}
@@ -233,12 +222,9 @@ def processes_row(supervisor: Supervisor, catalog: Path, n: int, calls: int, tmp
         if len(tree_pids(replica.pid)) < count:
             replica.terminate()
             return f"Not available: the server runs one process with {env}."
-        cpu = tree_cpu_seconds(replica.pid)
-        url = f"http://{replica.address}{path}"
-        run = h2load(url, body, calls, LOAD_CONNECTIONS, LOAD_STREAMS, tmp / "h2load.log")
-        used = (tree_cpu_seconds(replica.pid) - cpu) / calls * 1e6
+        run = h2load.run(f"http://{replica.address}{path}", request, calls, tmp, pid=replica.pid)
         replica.terminate()
-        rows.append(f"| {count} | {run.calls_per_second:,.0f} | {used:.0f} |")
+        rows.append(f"| {count} | {run.calls_per_second:,.0f} | {run.cpu_us_per_call:.0f} |")
     return "\n".join([
         "| processes | calls/s | CPU per call (us) |", "| --- | --- | --- |", *reversed(rows),
         "",
@@ -302,13 +288,11 @@ def main() -> int:
                 supervisor, f"books-{books}", catalog, env={}, cpu=int(SERVER_CPU)
             )
             replicas[books] = replica
-            size = sizes[books] = Size(books, seconds, rss_mb(replica), [])
-            size.first_call_ms = first_calls(replica, str(books))
+            size = sizes[books] = Size(books, seconds, rss_mb(replica), first_calls(replica, books))
             print(f"{books:>9,} books: SERVING after {seconds:.1f} s, {size.rss_start_mb:.0f} MB")
         calls = {books: requests(replica.catalog) for books, replica in replicas.items()}
         for number in range(args.rounds):
-            order = list(sizes)[number % len(sizes) :] + list(sizes)[: number % len(sizes)]
-            for books in order:
+            for books in rotated(list(sizes), number):
                 for kind, (path, request) in calls[books].items():
                     used = cpu_per_call(replicas[books], path, request, args.calls, tmp)
                     sizes[books].cpu_us[kind].append(used)
@@ -321,15 +305,7 @@ def main() -> int:
         baseline = replicas[SIZES[0]].catalog
         processes = processes_row(supervisor, baseline, args.processes, args.calls, tmp)
     args.load.append(os.getloadavg()[0])
-    text = report(sizes, processes, args)
-    print(text)
-    if args.output is not None:
-        args.output.write_text(text, encoding="utf-8")
-    problem = missed(verdicts(sizes))
-    if problem is not None:
-        print(f"error: {problem}", file=sys.stderr)
-        return 1
-    return 0
+    return finish(report(sizes, processes, args), args.output, missed(verdicts(sizes)))
 
 
 if __name__ == "__main__":

@@ -3,11 +3,11 @@
 Every benchmark here runs its contenders in alternating rounds and compares them within each
 round (a ratio of two runs a few seconds apart), because the machine's speed drifts more between
 rounds than between neighbouring runs. A set of per-round ratios is summarised by its median and
-its spread.
+its quartiles.
 
 >>> s = spread([1.0, 1.2, 0.9, 1.1, 1.05])
->>> s.median, s.q1, s.q3, s.low, s.high
-(1.05, 1.0, 1.1, 0.9, 1.2)
+>>> s.median, s.q1, s.q3
+(1.05, 1.0, 1.1)
 """
 
 from __future__ import annotations
@@ -22,30 +22,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Spread:
-    """The median of some values, their quartiles (`q1`, `q3`: the middle half lies between
-    them) and their extremes (`low`, `high`)."""
+    """The median of some values and their quartiles: the middle half lies in [`q1`, `q3`]."""
 
     median: float
     q1: float
     q3: float
-    low: float
-    high: float
-
-    def straddles(self, value: float) -> bool:
-        """Whether `value` lies inside the middle half [q1, q3]."""
-        return self.q1 <= value <= self.q3
 
 
 def spread(values: Sequence[float]) -> Spread:
-    """The median, quartiles and extremes of `values` (at least two).
-
-    Quartiles are interpolated between the values themselves (`statistics.quantiles` with the
-    "inclusive" method), so they never lie outside the values seen.
-    """
+    """The median and quartiles of `values` (at least two). The quartiles are interpolated
+    between the values themselves (`statistics.quantiles`, "inclusive"): never outside them."""
     if len(values) < 2:
         raise ValueError(f"a spread needs at least two values, got {len(values)}")
     q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return Spread(median=statistics.median(values), q1=q1, q3=q3, low=min(values), high=max(values))
+    return Spread(median=statistics.median(values), q1=q1, q3=q3)
 
 
 def ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:

@@ -47,7 +47,6 @@ class Target:
 
     @property
     def met(self) -> bool:
-        """Whether the measured value meets the target."""
         return bool(_COMPARE[self.comparison](self.value, self.bound))
 
     def __str__(self) -> str:
@@ -72,6 +71,5 @@ def service_targets(
 def missed(targets: Sequence[Target]) -> str | None:
     """One line naming every missed target, or None when all were met."""
     misses = [str(target) for target in targets if not target.met]
-    if not misses:
-        return None
-    return f"missed target{'s' if len(misses) > 1 else ''}: {'; '.join(misses)}"
+    plural = "s" if len(misses) > 1 else ""
+    return f"missed target{plural}: {'; '.join(misses)}" if misses else None

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from benchmarks import run
-from benchmarks.answers import AnswerError, check_answers
+from benchmarks.answers import check_answers
 from benchmarks.baselines import bare_aio, bare_sync
+from benchmarks.h2load import SERVICE_PATH, SERVICE_REQUEST
 from harness.ports import accepts, free_port
 from harness.processes import Supervisor
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-BASELINES = Path(run.__file__).parent / "baselines"
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +26,7 @@ def bare_sync_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     with Supervisor(tmp_path_factory.mktemp("logs")) as supervisor:
         process = supervisor.start(
             "bare-sync",
-            [sys.executable, str(BASELINES / "bare_sync.py")],
+            [sys.executable, str(run.BASELINES / "bare_sync.py")],
             {**os.environ, "BASELINE_PORT": str(port)},
         )
         supervisor.wait_ready("bare-sync", process, lambda: accepts(port), timeout=15)
@@ -36,16 +34,16 @@ def bare_sync_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 
 def test_the_bare_baselines_serve_the_path_the_service_is_measured_on() -> None:
-    assert "/{}/{}".format(*bare_sync.METHOD_PATH) == run.SERVICE_PATH
-    assert "/{}/{}".format(*bare_aio.METHOD_PATH) == run.SERVICE_PATH
-    assert ".v2." in run.SERVICE_PATH
+    assert "/{}/{}".format(*bare_sync.METHOD_PATH) == SERVICE_PATH
+    assert "/{}/{}".format(*bare_aio.METHOD_PATH) == SERVICE_PATH
+    assert ".v2." in SERVICE_PATH
 
 
 def test_ok_answers_pass(bare_sync_port: int) -> None:
-    assert check_answers("bare-sync", bare_sync_port, run.SERVICE_PATH, run.SERVICE_REQUEST) == b""
+    assert check_answers("bare-sync", bare_sync_port, SERVICE_PATH, SERVICE_REQUEST) == b""
 
 
 def test_a_wrong_path_fails_although_every_call_is_an_http_200(bare_sync_port: int) -> None:
-    wrong = run.SERVICE_PATH.replace(".v2.", ".v1.")
-    with pytest.raises(AnswerError, match=f"bare-sync answered {wrong} with UNIMPLEMENTED"):
-        check_answers("bare-sync", bare_sync_port, wrong, run.SERVICE_REQUEST)
+    wrong = SERVICE_PATH.replace(".v2.", ".v1.")
+    with pytest.raises(SystemExit, match=f"error: bare-sync answered {wrong} with UNIMPLEMENTED"):
+        check_answers("bare-sync", bare_sync_port, wrong, SERVICE_REQUEST)

@@ -1,32 +1,8 @@
-"""The website benchmark: homepage requests/s and server CPU per request, four contenders.
+"""The website benchmark: homepage requests/s and web CPU per request of five contenders.
 
-- live:     the Django site under marketplace-server (production settings, two workers, as
-            deployed) with a
-            live recommendations call to this service;
-- static:   the same site and page with recommendations from fixed data (`static_site.py`: no
-            call), the ceiling a live page can approach;
-- tutorial: BASELINE, the original tutorial's Flask marketplace served by `flask run`, calling
-            the tutorial-style server (both labelled fixtures in benchmarks/baselines/);
-- floor:    the static page plus one bare grpcio call per page to the bare sync server
-            (`floor_site.py`): the most any page with one gRPC call from Python can reach,
-            whatever the service and client code, shown beside the live page's target;
-- live-traced: the live site and its service with tracing on (OTEL_* variables: a 10% ratio
-            sampler, OTLP/gRPC to a receiver in this process), beside the live site, which
-            traces nothing.
-
-Two placements, each over several rounds in which the contenders alternate: "pinned" (each web
-server on CPU 1; wrk, 8 connections, and the gRPC servers on CPU 0, as the service's benchmark
-does) and "whole machine" (nothing pinned: the server's two workers may use both CPUs, as
-deployed). For each run: requests/s, p50/p99 from wrk, and
-CPU time per request of the web server's whole process tree (user + system, from /proc: steadier
-than throughput on a shared machine). The live run's pages are checked from the site's own metric
-(every call OK: a degraded page would be cheaper and flatter the figures). Targets: live at least
-0.95 x the floor and at least 1.2 x tutorial requests/s (medians of the per-round ratios), judged
-on the whole machine: the site is deployed with two worker processes, a design for more than
-one CPU, and the reference figure for the tutorial (about 540 requests/s on a slower machine of
-this kind) scales to what the tutorial does here unpinned, not pinned. The pinned figures are kept
-beside them: they show what each page costs on one CPU. Per page, the report also compares the
-live site's web CPU with the tutorial's, which requests/s on two CPUs hides.
+The contenders (`LABELS`) alternate over rounds in two placements (`PLACEMENTS`); the report's
+opening (`_report`) says what each one is and how each figure is taken. Targets: live at least
+0.95 x floor and 1.2 x tutorial requests/s, medians of the per-round ratios on the whole machine.
 
 Usage: python -m benchmarks.web [--rounds 5] [--seconds 10] [--output docs/benchmarks-web.md]
                                 [--check-targets]  (exit 1 when a target is missed)
@@ -48,18 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.baselines.tutorial import generate_stubs
+from benchmarks.common import TRACED_RATIO, finish, rotated, tracing
 from harness.load import WrkRun, wrk
 from harness.metrics import difference
 from harness.otlp import OtlpReceiver
 from harness.ports import free_port
 from harness.probes import answers, fetch
-from harness.processes import (
-    BIN,
-    Supervisor,
-    clean_environment,
-    pin_tree,
-    tree_cpu_seconds,
-)
+from harness.processes import BIN, Supervisor, clean_environment, pin_tree, tree_cpu_seconds
 from harness.service import Replica, build_catalog
 from harness.website import Website
 
@@ -70,7 +41,14 @@ ROOT = Path(__file__).resolve().parents[2]
 BASELINES = ROOT / "benchmarks" / "baselines"
 CONNECTIONS = 8
 FLOOR_TARGET, TUTORIAL_TARGET = 0.95, 1.2
-TRACED_RATIO = 0.1
+LABELS = {
+    "live": "Django site, marketplace-server 2 workers, live gRPC call",
+    "static": "the same page from static data (no call)",
+    "tutorial": "BASELINE tutorial Flask marketplace (flask run) + tutorial server",
+    "floor": "the static page plus one bare grpcio call (bare sync server, empty reply)",
+    "live-traced": f"the live site and service, both tracing ({TRACED_RATIO:.0%} ratio, OTLP/gRPC"
+    " to a local receiver)",
+}
 _RATIOS: tuple[tuple[str, str, float | None, str], ...] = (
     ("live", "floor", FLOOR_TARGET, " (how near live is to the cheapest page with one call)"),
     ("live", "tutorial", TUTORIAL_TARGET, ""),
@@ -97,25 +75,14 @@ PLACEMENTS = (
     Placement("whole machine", web="0,1", backend="0,1", load=None),
 )
 JUDGED = PLACEMENTS[1]
-"""The placement the targets are judged on (see the module's docstring for why)."""
-
-
-@dataclass
-class Contender:
-    """A web server under test: its label, homepage URL, root pid and optional page check."""
-
-    name: str
-    label: str
-    url: str
-    pid: Callable[[], int]
-    backend_pid: Callable[[], int] | None = None
-    calls: Callable[[], dict[str, float]] | None = None
-    runs: dict[str, list[Run]] = field(default_factory=dict)
+"""The placement the targets are judged on, for the reasons the report gives: the site's two
+workers are a design for more than one CPU, and the tutorial's reference figure (about 540
+requests/s on a slower machine of this kind) matches what it does here unpinned."""
 
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """One measured run."""
+    """One measured run: wrk's figures, and CPU microseconds per request of each server."""
 
     load: WrkRun
     cpu_us: float
@@ -123,8 +90,25 @@ class Run:
     degraded: int
 
 
+@dataclass
+class Contender:
+    """A web server under test: its homepage, its and its gRPC server's pids, its page count."""
+
+    name: str
+    url: str
+    pid: int
+    backend_pid: int | None = None
+    calls: Callable[[], dict[str, float]] | None = None
+    runs: dict[str, list[Run]] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """What the contender is, for the report's tables."""
+        return LABELS[self.name]
+
+
 def main() -> int:
-    """Run the rounds, print the tables, write the report; raise if a run was invalid."""
+    """Run the rounds and write the report; raise if a run was invalid."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.web", description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of one run")
@@ -145,9 +129,7 @@ def main() -> int:
             for contender in contenders:
                 wrk(contender.url, seconds=2, connections=CONNECTIONS, cpu=placement.load)
             for round_number in range(args.rounds):
-                # Rotate the order each round, so that no contender always runs first or last.
-                shift = round_number % len(contenders)
-                for contender in contenders[shift:] + contenders[:shift]:
+                for contender in rotated(contenders, round_number):
                     run = _measure(contender, args.seconds, placement.load)
                     contender.runs.setdefault(placement.name, []).append(run)
                     print(
@@ -162,17 +144,11 @@ def main() -> int:
         receiver.stop()
     if not receiver.spans():
         raise RuntimeError("live-traced: no span reached the receiver")
-    report = _report(contenders, down, args.seconds)
-    print(report.summary)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report.markdown)
-    print(f"wrote {args.output}")
+    report, met = _report(contenders, down, args.seconds)
     shutil.rmtree(workdir, ignore_errors=True)
-    print(f"targets ({JUDGED.name}): {'met' if report.met else 'NOT MET'}")
-    if args.check_targets and not report.met:
-        print(f"error: the website missed a target on the {JUDGED.name} (see {args.output})")
-        return 1
-    return 0
+    print(f"targets ({JUDGED.name}): {'met' if met else 'NOT MET'}")
+    missed = f"the website missed a target on the {JUDGED.name} (see {args.output})"
+    return finish(report, args.output, None if met or not args.check_targets else missed)
 
 
 def _start(
@@ -181,150 +157,98 @@ def _start(
     """Start the gRPC servers and the web servers; return them and the outage check."""
     catalog = workdir / "catalog.sqlite3"
     build_catalog(catalog)
+    otel = tracing(otlp_endpoint)
     service = Replica(supervisor, "recommendations", catalog)
-    service.start()
-    tracing = {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
-        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-        "OTEL_TRACES_SAMPLER_ARG": str(TRACED_RATIO),
-    }
-    traced_service = Replica(supervisor, "recommendations-traced", catalog, extra_env=tracing)
-    traced_service.start()
-    traced = Website(
-        supervisor, "live-traced", workdir, f"ipv4:{traced_service.address}", extra_env=tracing
-    )
-    live = Website(supervisor, "live", workdir, f"ipv4:{service.address}")
-    static = Website(
-        supervisor,
-        "static",
-        workdir,
-        f"ipv4:{service.address}",
-        app="benchmarks.web.static_site:application",
-        pythonpath=ROOT,
-    )
+    traced_service = Replica(supervisor, "recommendations-traced", catalog, extra_env=otel)
     bare_port = free_port()
     bare_server = supervisor.start(
         "bare-sync",
         [sys.executable, str(BASELINES / "bare_sync.py")],
         clean_environment({"BASELINE_PORT": str(bare_port)}),
     )
-    floor = Website(
-        supervisor,
-        "floor",
-        workdir,
-        f"ipv4:127.0.0.1:{bare_port}",
-        app="benchmarks.web.floor_site:application",
-        pythonpath=ROOT,
+
+    def bench_only(name: str, target: str) -> Website:
+        """The page of `static_site.py` or `floor_site.py`, bench-only WSGI entry points."""
+        app = f"benchmarks.web.{name}_site:application"
+        return Website(supervisor, name, workdir, f"ipv4:{target}", app=app, pythonpath=ROOT)
+
+    live = Website(supervisor, "live", workdir, f"ipv4:{service.address}")
+    static = bench_only("static", service.address)
+    floor = bench_only("floor", f"127.0.0.1:{bare_port}")
+    traced = Website(
+        supervisor, "live-traced", workdir, f"ipv4:{traced_service.address}", extra_env=otel
     )
+    service.start()
+    traced_service.start()
     for site in (live, static, floor, traced):
         site.start()
         page = site.get("/")
         if page.status != 200 or page.books != 3:
             raise RuntimeError(f"{site.name}: status {page.status} with {page.books} books")
-    tutorial_server, tutorial_site = _start_tutorial(supervisor, workdir)
+    tutorial_server, tutorial_site, tutorial_url = _start_tutorial(supervisor, workdir)
     # The static page must really skip the call: if the views stopped looking `recommend` up
     # on the module, the swap in static_site.py would silently measure the live page.
     if any(static.calls().values()):
         raise RuntimeError(f"static: the page called the service: {static.calls()}")
     contenders = [
-        Contender(
-            "live",
-            "Django site, marketplace-server 2 workers, live gRPC call",
-            live.url,
-            lambda: live.pid,
-            backend_pid=lambda: service.pid,
-            calls=live.calls,
-        ),
-        Contender(
-            "static", "the same page from static data (no call)", static.url, lambda: static.pid
-        ),
-        Contender(
-            "tutorial",
-            "BASELINE tutorial Flask marketplace (flask run) + tutorial server",
-            tutorial_site[1],
-            lambda: tutorial_site[0].pid,
-            backend_pid=lambda: tutorial_server.pid,
-        ),
-        Contender(
-            "floor",
-            "the static page plus one bare grpcio call (bare sync server, empty reply)",
-            floor.url,
-            lambda: floor.pid,
-            backend_pid=lambda: bare_server.pid,
-        ),
-        Contender(
-            "live-traced",
-            f"the live site and service, both tracing ({TRACED_RATIO:.0%} ratio, OTLP/gRPC to a"
-            " local receiver)",
-            traced.url,
-            lambda: traced.pid,
-            backend_pid=lambda: traced_service.pid,
-            calls=traced.calls,
-        ),
+        Contender("live", live.url, live.pid, service.pid, live.calls),
+        Contender("static", static.url, static.pid),
+        Contender("tutorial", tutorial_url, tutorial_site.pid, tutorial_server.pid),
+        Contender("floor", floor.url, floor.pid, bare_server.pid),
+        Contender("live-traced", traced.url, traced.pid, traced_service.pid, traced.calls),
     ]
 
     def outage() -> dict[str, str]:
         """Each site's answers with its recommendations server stopped."""
         supervisor.stop(tutorial_server)
         service.terminate()
-        return {
-            "live": _statuses(live.url),
-            "tutorial": _statuses(tutorial_site[1]),
-        }
+        return {"live": _statuses(live.url), "tutorial": _statuses(tutorial_url)}
 
     return contenders, outage
 
 
 def _start_tutorial(
     supervisor: Supervisor, workdir: Path
-) -> tuple[subprocess.Popen[bytes], tuple[subprocess.Popen[bytes], str]]:
-    """The tutorial-style server and the tutorial's Flask marketplace (flask run)."""
+) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], str]:
+    """The tutorial-style server, the tutorial's Flask marketplace (flask run) and its URL."""
     generated = generate_stubs(workdir / "tutorial-stubs")
     grpc_port, web_port = free_port(), free_port()
+    stubs = {"PYTHONPATH": str(generated)}
     server = supervisor.start(
         "tutorial-server",
         [sys.executable, str(BASELINES / "tutorial" / "server.py")],
-        clean_environment({"PYTHONPATH": str(generated), "BASELINE_PORT": str(grpc_port)}),
+        clean_environment({**stubs, "BASELINE_PORT": str(grpc_port)}),
     )
+    flask = {"FLASK_APP": "app.py", "RECOMMENDATIONS_HOST": "127.0.0.1"}
     site = supervisor.start(
         "tutorial-marketplace",
         [str(BIN / "flask"), "run", "--host", "127.0.0.1", "--port", str(web_port)],
-        clean_environment(
-            {
-                "PYTHONPATH": str(generated),
-                "FLASK_APP": "app.py",
-                "RECOMMENDATIONS_HOST": "127.0.0.1",
-                "RECOMMENDATIONS_PORT": str(grpc_port),
-            }
-        ),
+        clean_environment({**stubs, **flask, "RECOMMENDATIONS_PORT": str(grpc_port)}),
         cwd=BASELINES / "tutorial_marketplace",
     )
     url = f"http://127.0.0.1:{web_port}/"
     supervisor.wait_ready(
         "tutorial-marketplace", site, lambda: answers(url), what="serving its homepage", timeout=20
     )
-    return server, (site, url)
+    return server, site, url
 
 
 def _place(contenders: list[Contender], placement: Placement) -> None:
     """Set the CPU affinity of every web server and gRPC server for `placement`."""
     for contender in contenders:
-        pin_tree(contender.pid(), placement.web)
+        pin_tree(contender.pid, placement.web)
         if contender.backend_pid is not None:
-            pin_tree(contender.backend_pid(), placement.backend)
+            pin_tree(contender.backend_pid, placement.backend)
 
 
 def _measure(contender: Contender, seconds: float, load_cpu: int | None) -> Run:
     calls_before = contender.calls() if contender.calls else {}
-    cpu_before = tree_cpu_seconds(contender.pid())
-    backend_before = tree_cpu_seconds(contender.backend_pid()) if contender.backend_pid else 0.0
+    backend = contender.backend_pid
+    cpu_before = tree_cpu_seconds(contender.pid)
+    backend_before = tree_cpu_seconds(backend) if backend is not None else 0.0
     load = wrk(contender.url, seconds=seconds, connections=CONNECTIONS, cpu=load_cpu)
-    cpu = tree_cpu_seconds(contender.pid()) - cpu_before
-    backend = (
-        tree_cpu_seconds(contender.backend_pid()) - backend_before
-        if contender.backend_pid
-        else None
-    )
+    cpu = tree_cpu_seconds(contender.pid) - cpu_before
+    backend_cpu = tree_cpu_seconds(backend) - backend_before if backend is not None else None
     if load.non2xx or load.socket_errors or not load.requests:
         raise RuntimeError(f"{contender.name}: {load}")
     degraded = 0
@@ -336,7 +260,7 @@ def _measure(contender: Contender, seconds: float, load_cpu: int | None) -> Run:
         if degraded > _MAX_DEGRADED * load.requests:
             raise RuntimeError(f"{contender.name}: degraded pages during the run: {calls}")
     per_request = 1e6 / load.requests
-    backend_us = backend * per_request if backend is not None else None
+    backend_us = backend_cpu * per_request if backend_cpu is not None else None
     return Run(load, cpu * per_request, backend_us, degraded)
 
 
@@ -352,13 +276,6 @@ def _statuses(url: str, count: int = 20) -> str:
     elapsed_ms = (time.perf_counter() - started) / count * 1e3
     codes = ", ".join(f"{n} x HTTP {code}" for code, n in sorted(seen.items()))
     return f"{codes} (mean {elapsed_ms:.0f} ms)"
-
-
-@dataclass(frozen=True, slots=True)
-class _Report:
-    summary: str
-    markdown: str
-    met: bool
 
 
 def _ratios(runs: list[Run], other: list[Run]) -> tuple[list[float], list[float]]:
@@ -409,21 +326,19 @@ def _placement_tables(contenders: list[Contender], placement: str) -> tuple[str,
             f"| {name} web CPU per request vs {other} | {_listed(cpus)} "
             f"| {statistics.median(cpus):.2f} | - |"
         )
-    rounds = len(by_name["live"])
     lines += ["", "| Round | " + " | ".join(c.name for c in contenders) + " |"]
     lines.append("| --- |" + " ---: |" * len(contenders))
-    for i in range(rounds):
-        cells = [
-            f"{c.runs[placement][i].load.rate:,.0f} req/s, {c.runs[placement][i].cpu_us:,.0f} us"
-            for c in contenders
-        ]
-        lines.append(f"| {i + 1} | " + " | ".join(cells) + " |")
+    for number, row in enumerate(zip(*by_name.values(), strict=True), 1):
+        cells = " | ".join(f"{r.load.rate:,.0f} req/s, {r.cpu_us:,.0f} us" for r in row)
+        lines.append(f"| {number} | {cells} |")
     return "\n".join(lines), met
 
 
-def _report(contenders: list[Contender], down: dict[str, str], seconds: float) -> _Report:
-    live = next(c for c in contenders if c.name == "live")
-    runs = [r for placement_runs in live.runs.values() for r in placement_runs]
+def _report(contenders: list[Contender], down: dict[str, str], seconds: float) -> tuple[str, bool]:
+    """The markdown report, and whether the targets were met on the judged placement."""
+    runs_of = {c.name: c.runs for c in contenders}
+    live, tutorial = runs_of["live"], runs_of["tutorial"]
+    runs = [r for placement_runs in live.values() for r in placement_runs]
     degraded = sum(r.degraded for r in runs)
     live_requests = sum(r.load.requests for r in runs)
     sections, verdicts = [], {}
@@ -436,9 +351,8 @@ def _report(contenders: list[Contender], down: dict[str, str], seconds: float) -
             else "nothing pinned: every process may use both CPUs"
         )
         sections.append(f"## {placement.name.capitalize()} ({where})\n\n{tables}\n")
-    rounds = len(live.runs[JUDGED.name])
-    tutorial = next(c for c in contenders if c.name == "tutorial")
-    per_page = statistics.median(_ratios(live.runs[JUDGED.name], tutorial.runs[JUDGED.name])[1])
+    rounds = len(live[JUDGED.name])
+    per_page = statistics.median(_ratios(live[JUDGED.name], tutorial[JUDGED.name])[1])
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = "\n".join(sections)
     markdown = f"""# Website benchmark: the homepage
@@ -486,8 +400,7 @@ processes using both CPUs, where `flask run` serves from one process.
 - live site: {down["live"]} (degraded pages, recommendations marked unavailable);
 - tutorial marketplace: {down["tutorial"]}.
 """
-    summary = f"{body}\nservice down: live {down['live']}; tutorial {down['tutorial']}"
-    return _Report(summary, markdown, verdicts[JUDGED.name])
+    return markdown, verdicts[JUDGED.name]
 
 
 if __name__ == "__main__":

@@ -1,14 +1,10 @@
 """BENCH-ONLY WSGI entry point: the static-data page plus one bare grpcio call per page.
 
-`PYTHONPATH=. marketplace-server benchmarks.web.floor_site:application`
-serves the static-data page of `static_site.py`, but every page first makes one blocking unary
-call with the least grpcio can do: a channel with no options, no stub, no serializers, no
-deadline, an empty request, to `benchmarks/baselines/bare_sync.py` (an empty reply). No gRPC
-client and server written in Python can make a page cheaper than this, so this page's
-requests/s against the static page's is the most the live page could reach with any
-recommendations service and any client code: the floor under the live page's cost.
-
-The target is read from RECOMMENDATIONS_TARGET, as the site reads it.
+`PYTHONPATH=. marketplace-server benchmarks.web.floor_site:application` serves the page of
+`static_site.py`, but every page first makes one blocking unary call with the least grpcio can do
+(no channel options, no stub, no serializers, no deadline, an empty request) to
+`benchmarks/baselines/bare_sync.py` (an empty reply), at RECOMMENDATIONS_TARGET as the site reads
+it: the floor under the live page's cost, whatever the service and the client code.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """BENCH-ONLY WSGI entry point: the website with recommendations from fixed data (no gRPC call).
 
-`PYTHONPATH=. marketplace-server benchmarks.web.static_site:application`
-serves exactly the production site, settings, middleware and templates, except that the
-storefront's one integration point, `storefront.recommendations.recommend`, returns three fixed
-books instead of calling the service. The views look the function up on the module at each
-request, so replacing it here (before any request) swaps the data source and nothing else. This
-is the "same page from static data" the benchmark compares the live page with; it is never
-deployed.
+`PYTHONPATH=. marketplace-server benchmarks.web.static_site:application` serves the production
+site, settings, middleware and templates, but `storefront.recommendations.recommend`, the
+storefront's one integration point, returns fixed books. The views look it up on the module at
+each request, so replacing it here swaps the data source and nothing else. Never deployed.
 """
 
 from __future__ import annotations

@@ -16,16 +16,7 @@ PROTO_DIR = Path(__file__).resolve().parent
 def generate_stubs(directory: Path) -> Path:
     """Compile the tutorial's proto into `directory` (created here) and return it."""
     directory.mkdir(parents=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "grpc_tools.protoc",
-            f"-I{PROTO_DIR}",
-            f"--python_out={directory}",
-            f"--grpc_python_out={directory}",
-            "recommendations.proto",
-        ],
-        check=True,
-    )
+    protoc = [sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTO_DIR}"]
+    outputs = [f"--python_out={directory}", f"--grpc_python_out={directory}"]
+    subprocess.run([*protoc, *outputs, "recommendations.proto"], check=True)
     return directory

@@ -2,7 +2,7 @@
 
 Jinja2 through Django's own backend (`django.template.backends.jinja2`) rather than the Django
 template language: it compiles a template to Python once, and the homepage then renders in about
-a tenth of the CPU time (the bulk of the page's cost under DTL; see benchmarks/web/README.md).
+a tenth of the CPU time (the bulk of the page's cost under DTL; see docs/performance.md).
 Templates get the few helpers DTL's tags gave them: `url()`, `static()` and `cover_tone`.
 """
 

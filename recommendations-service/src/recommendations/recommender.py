@@ -42,7 +42,7 @@ Page: TypeAlias = "tuple[Sequence[Book], str]"
 """One page of a reader's order: its books, and the token of the next page ("" on the last).
 
 A plain tuple: a `NamedTuple` is built by a Python function, which cost each call about 1.2 us
-more with cold caches, as a loaded server has them (benchmarks/README.md)."""
+more with cold caches, as a loaded server has them."""
 
 
 class Recommender:

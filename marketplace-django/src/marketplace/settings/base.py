@@ -45,7 +45,7 @@ ROOT_URLCONF = "marketplace.urls"
 WSGI_APPLICATION = "marketplace.wsgi.application"
 
 # Jinja2 through Django's own backend: the homepage renders in a fraction of the Django template
-# language's CPU time (measured in benchmarks/web/README.md). The templates stay in the
+# language's CPU time (measured in docs/performance.md). The templates stay in the
 # storefront app, namespaced under templates/storefront/; the backend adds `request` and the
 # CSRF token to every context itself.
 TEMPLATES = [

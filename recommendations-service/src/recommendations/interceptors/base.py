@@ -73,7 +73,7 @@ class InterceptorChain(MethodInterceptor):
     grpcio asks each of a server's interceptors for the handler of every call, through a
     continuation closure per interceptor, on the one thread that polls for calls before a worker
     takes the call. Asking one chain there instead of five interceptors cut the service's CPU per
-    call by about 6% under load (benchmarks/README.md). Each member still wraps a method's
+    call by about 6% under load (docs/performance.md). Each member still wraps a method's
     handler with its own `wrap`, once.
     """
 
