@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from concurrent import futures
 from typing import TYPE_CHECKING
 
 import grpc
@@ -16,12 +18,11 @@ from harness.processes import Supervisor
 from harness.service import SERVER, Replica
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from opentelemetry.sdk.trace import TracerProvider
     from recommendations.catalog import Catalog, InMemoryCatalog
-    from recommendations.domain import Book, Category
 
 # Every test server binds ephemeral ports on loopback.
 TEST_SETTINGS = Settings(port=0, metrics_port=0, health_port=0, bind="127.0.0.1", grace_seconds=1)
@@ -40,8 +41,22 @@ def catalog(catalog_file: Path) -> InMemoryCatalog:
     return load_catalog(catalog_file)
 
 
+@pytest.fixture(scope="session")
+def stop_later() -> Iterator[Callable[[RunningServer], None]]:
+    """Stop servers in the background: a metrics port takes half a second to close (the poll
+    interval of its `serve_forever`), which the next test need not wait for. All have stopped,
+    and a failure to stop is raised, before the session ends."""
+    stops: list[futures.Future[None]] = []
+    with futures.ThreadPoolExecutor(thread_name_prefix="stopping") as pool:
+        yield lambda running: stops.append(pool.submit(running.stop, None))
+    for stop in stops:
+        stop.result()
+
+
 @pytest.fixture
-def start_server(catalog: InMemoryCatalog) -> Iterator[Callable[..., RunningServer]]:
+def start_server(
+    catalog: InMemoryCatalog, stop_later: Callable[[RunningServer], None]
+) -> Iterator[Callable[..., RunningServer]]:
     """Start servers with settings overrides (or another catalog); all stop after the test."""
     started: list[RunningServer] = []
 
@@ -57,7 +72,7 @@ def start_server(catalog: InMemoryCatalog) -> Iterator[Callable[..., RunningServ
 
     yield _start
     for running in started:
-        running.stop(None)
+        stop_later(running)
 
 
 class CatalogThatBreaks:
@@ -67,25 +82,15 @@ class CatalogThatBreaks:
         self._catalog = catalog
         self.broken = False
 
-    def _check(self) -> None:
-        if self.broken:
-            raise RuntimeError("secret detail: disk on fire")
+    def __getattr__(self, name: str) -> Callable[..., object]:
+        lookup = getattr(self._catalog, name)
 
-    def count(self, category: Category) -> int:
-        self._check()
-        return self._catalog.count(category)
+        def checked(*args: object) -> object:
+            if self.broken:
+                raise RuntimeError("secret detail: disk on fire")
+            return lookup(*args)
 
-    def book_at(self, category: Category, position: int) -> Book:
-        self._check()
-        return self._catalog.book_at(category, position)
-
-    def books_at(self, category: Category, positions: Iterable[int]) -> list[Book]:
-        self._check()
-        return self._catalog.books_at(category, positions)
-
-    def get(self, book_id: int) -> Book | None:
-        self._check()
-        return self._catalog.get(book_id)
+        return checked
 
     def __len__(self) -> int:
         return len(self._catalog)
@@ -97,11 +102,13 @@ def catalog_that_breaks(catalog: InMemoryCatalog) -> CatalogThatBreaks:
 
 
 @pytest.fixture(scope="module")
-def server(catalog: InMemoryCatalog) -> Iterator[RunningServer]:
+def server(
+    catalog: InMemoryCatalog, stop_later: Callable[[RunningServer], None]
+) -> Iterator[RunningServer]:
     """One plaintext server with the default stack, shared by a test module."""
     running = start(TEST_SETTINGS, catalog)
     yield running
-    running.stop(None)
+    stop_later(running)
 
 
 @pytest.fixture(scope="module")
@@ -117,18 +124,15 @@ def stub(channel: grpc.Channel) -> recommendations_pb2_grpc.RecommendationsServi
 
 @pytest.fixture
 def start_process(tmp_path: Path, catalog_file: Path) -> Iterator[Callable[..., Replica]]:
-    """Start `recommendations-server` processes (the harness's `Replica`; another `command`
-    serving it may be given) on free loopback ports, serving `catalog_file` and logging at INFO,
-    with extra variables; each returns once its health service says SERVING. Any still running
-    after the test are stopped."""
-    started: list[Replica] = []
+    """Start `recommendations-server` processes (or another `command` serving it) on free loopback
+    ports, serving `catalog_file` and logging at INFO; each returns once its health says SERVING,
+    and any still running after the test are stopped."""
+    names = (f"server-{n}" for n in itertools.count())
     with Supervisor(tmp_path / "logs") as supervisor:
 
         def _start(command: tuple[str, ...] = (SERVER,), **variables: str) -> Replica:
             env = {"RECOMMENDATIONS_LOG_LEVEL": "INFO", **variables}
-            name = f"server-{len(started)}"
-            replica = Replica(supervisor, name, catalog_file, extra_env=env, command=command)
-            started.append(replica)
+            replica = Replica(supervisor, next(names), catalog_file, extra_env=env, command=command)
             replica.start()
             return replica
 

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
-from bookshop.recommendations.v1.recommendations_pb2 import BOOK_CATEGORY_MYSTERY, RecommendRequest
-from bookshop.recommendations.v1.recommendations_pb2_grpc import RecommendationsServiceStub
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
+from grpc_health.v1.health_pb2_grpc import HealthStub
+
+from harness import api
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from harness.service import Replica
 
 SERVICE = "bookshop.recommendations.v1.RecommendationsService"
+REQUEST = health_pb2.HealthCheckRequest(service=SERVICE)
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 CLIENTS, CYCLES = 4, 750  # 3,000 cycles; the stock servicer froze within about 20
@@ -44,22 +46,16 @@ threading.Event().wait()
 """
 
 
-def _health(channel: grpc.Channel) -> health_pb2_grpc.HealthStub:
-    return health_pb2_grpc.HealthStub(channel)
-
-
-def _watch_churn(target: str, *, clients: int = CLIENTS, cycles: int = CYCLES) -> list[str]:
-    """Each client opens a Watch, reads one response and cancels it, `cycles` times.
-
-    Returns the failures (a client stops at its first one): empty when every cycle completed.
-    """
+def _watch_churn(target: str) -> list[str]:
+    """Each client opens a Watch, reads one response and cancels it, CYCLES times; the failures
+    (a client stops at its first one), empty when every cycle completed."""
     failures: list[str] = []
 
     def client() -> None:
         # A connection of its own, as each client of a real server has.
         with grpc.insecure_channel(target, [("grpc.use_local_subchannel_pool", 1)]) as channel:
-            watch = _health(channel).Watch
-            for _ in range(cycles):
+            watch = HealthStub(channel).Watch
+            for _ in range(CYCLES):
                 call = watch(health_pb2.HealthCheckRequest(), timeout=2)
                 try:
                     next(call)
@@ -68,7 +64,7 @@ def _watch_churn(target: str, *, clients: int = CLIENTS, cycles: int = CYCLES) -
                     return
                 call.cancel()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -76,40 +72,33 @@ def _watch_churn(target: str, *, clients: int = CLIENTS, cycles: int = CYCLES) -
     return failures
 
 
-def test_check_and_watch_follow_the_status(start_server: Callable[..., RunningServer]) -> None:
+def test_check_and_watch_follow_the_status_and_an_unknown_service_is_not_found(
+    start_server: Callable[..., RunningServer],
+) -> None:
     running = start_server()
     with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-        stub = _health(channel)
-        updates = stub.Watch(health_pb2.HealthCheckRequest(service=SERVICE), timeout=10)
-        assert next(updates).status == SERVING
+        stub = HealthStub(channel)
+        unknown = health_pb2.HealthCheckRequest(service="no.such.Service")
+        with pytest.raises(grpc.RpcError) as error:
+            stub.Check(unknown, timeout=5)
+        assert error.value.code() is grpc.StatusCode.NOT_FOUND
+        watched = stub.Watch(unknown)
+        assert next(watched).status == health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+        running.health.set("no.such.Service", SERVING)
+        assert next(watched).status == SERVING
+        watched.cancel()
 
+        updates = stub.Watch(REQUEST, timeout=10)
+        assert next(updates).status == SERVING
         running.health.set(SERVICE, NOT_SERVING)
         assert next(updates).status == NOT_SERVING
-        assert stub.Check(health_pb2.HealthCheckRequest(service=SERVICE)).status == NOT_SERVING
-
+        assert stub.Check(REQUEST).status == NOT_SERVING
         running.health.set(SERVICE, SERVING)
         assert next(updates).status == SERVING
         running.health.enter_graceful_shutdown()
         assert next(updates).status == NOT_SERVING
         running.health.set(SERVICE, SERVING)  # ignored from now on
-        assert stub.Check(health_pb2.HealthCheckRequest(service=SERVICE)).status == NOT_SERVING
-        updates.cancel()
-
-
-def test_an_unknown_service_is_not_found_and_watched_as_unknown(
-    start_server: Callable[..., RunningServer],
-) -> None:
-    running = start_server()
-    with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-        stub = _health(channel)
-        with pytest.raises(grpc.RpcError) as error:
-            stub.Check(health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=5)
-        assert error.value.code() is grpc.StatusCode.NOT_FOUND
-
-        updates = stub.Watch(health_pb2.HealthCheckRequest(service="no.such.Service"))
-        assert next(updates).status == health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
-        running.health.set("no.such.Service", SERVING)
-        assert next(updates).status == SERVING
+        assert stub.Check(REQUEST).status == NOT_SERVING
         updates.cancel()
 
 
@@ -117,21 +106,14 @@ def test_watch_churn_leaves_the_server_answering_and_stoppable(
     start_process: Callable[..., Replica],
 ) -> None:
     server = start_process()
-    target = server.address
-
-    assert _watch_churn(target) == []
-
-    with grpc.insecure_channel(target) as channel:
-        stub = _health(channel)
-        assert stub.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=2).status == (
-            SERVING
-        )
-        updates = stub.Watch(health_pb2.HealthCheckRequest(service=SERVICE), timeout=2)
+    assert _watch_churn(server.address) == []
+    with grpc.insecure_channel(server.address) as channel:
+        stub = HealthStub(channel)
+        assert stub.Check(REQUEST, timeout=2).status == SERVING
+        updates = stub.Watch(REQUEST, timeout=2)
         assert next(updates).status == SERVING
         updates.cancel()
-        request = RecommendRequest(user_id=1, category=BOOK_CATEGORY_MYSTERY)
-        reply = RecommendationsServiceStub(channel).Recommend(request, timeout=2)
-        assert len(reply.recommendations) == 3
+        assert len(api.recommend(channel, timeout=2)) == 3
     assert server.terminate(timeout=15) == 0
     messages = server.log_messages()
     assert messages[messages.index("serving") + 1 :] == ["signal received", "draining", "stopped"]
@@ -153,7 +135,7 @@ def test_the_stock_servicer_freezes_under_the_same_churn() -> None:
         assert set(failures) == {"DEADLINE_EXCEEDED"}
         with grpc.insecure_channel(target) as channel:
             with pytest.raises(grpc.RpcError) as error:
-                _health(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+                HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
             assert error.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
     finally:
         stock.kill()  # frozen: SIGTERM would not stop it

@@ -10,6 +10,7 @@ ignores it.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import grpc
@@ -49,6 +50,8 @@ def _hold_idle_calls(
     release: threading.Event,
     calls: int = IDLE_CALLS,
 ) -> list[grpc.Future]:
+    # Connected first: the calls then reach the server before another client's first call.
+    grpc.channel_ready_future(channel).result(timeout=10)
     if streaming:
         call = channel.stream_stream(method)
         return [call(_silent(release), timeout=IDLE_DEADLINE) for _ in range(calls)]
@@ -56,33 +59,31 @@ def _hold_idle_calls(
     return [unary.future(_silent(release), timeout=IDLE_DEADLINE) for _ in range(calls)]
 
 
-def _codes(calls: list[grpc.Future], streaming: bool) -> dict[str, int]:
+def _code(function: Callable[..., object], *args: object, **kwargs: object) -> str:
+    """The status code `function(*args, **kwargs)` ends with."""
+    try:
+        function(*args, **kwargs)
+    except grpc.RpcError as error:
+        return error.code().name
+    return "OK"
+
+
+def _codes(calls: list[grpc.Future], streaming: bool) -> Counter[str]:
     """How the held calls ended, by status code."""
-    codes: dict[str, int] = {}
-    for call in calls:
-        try:
-            list(call) if streaming else call.result(timeout=10)  # type: ignore[call-overload]
-            code = "OK"
-        except grpc.RpcError as error:
-            code = error.code().name
-        codes[code] = codes.get(code, 0) + 1
-    return codes
+    if streaming:
+        return Counter(_code(list, call) for call in calls)
+    return Counter(_code(call.result, timeout=10) for call in calls)
 
 
-def _others_calls(port: int) -> dict[str, int]:
+def _others_calls(port: int) -> Counter[str]:
     """Twenty calls from another client with the website's deadline, by outcome."""
-    codes: dict[str, int] = {}
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = RecommendationsServiceStub(channel)
-        for n in range(20):
-            request = RecommendRequest(reader_id=f"reader-{n}", category=BOOK_CATEGORY_MYSTERY)
-            try:
-                stub.Recommend(request, timeout=WEBSITE_DEADLINE)
-                code = "OK"
-            except grpc.RpcError as error:
-                code = error.code().name
-            codes[code] = codes.get(code, 0) + 1
-    return codes
+        recommend = RecommendationsServiceStub(channel).Recommend
+        requests = [
+            RecommendRequest(reader_id=f"reader-{n}", category=BOOK_CATEGORY_MYSTERY)
+            for n in range(20)
+        ]
+        return Counter(_code(recommend, r, timeout=WEBSITE_DEADLINE) for r in requests)
 
 
 @pytest.mark.parametrize("kind", list(METHODS))

@@ -13,14 +13,12 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
-from bookshop.recommendations.v1.recommendations_pb2 import BOOK_CATEGORY_MYSTERY, RecommendRequest
-from bookshop.recommendations.v1.recommendations_pb2_grpc import RecommendationsServiceStub
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from recommendations.catalog import build_catalog, default_csv, load_catalog, read_csv
 from recommendations.domain import Book, Category
 from recommendations.settings import VARIABLES
 
-from harness.processes import wait_until
+from harness import api
+from harness.processes import clean_environment, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -47,8 +45,7 @@ DRAIN = 3  # seconds; generous, so a busy machine still fits the checks inside t
 
 
 def _env(**variables: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("RECOMMENDATIONS_")}
-    return base | {"RECOMMENDATIONS_BIND": "127.0.0.1"} | variables
+    return clean_environment({"RECOMMENDATIONS_BIND": "127.0.0.1", **variables})
 
 
 def _run(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
@@ -92,10 +89,8 @@ def _serve_from(directory: Path, **variables: str) -> tuple[list[str], dict[str,
         else:
             raise AssertionError(f"the server exited with {server.wait()} before serving")
         with grpc.insecure_channel(f"127.0.0.1:{entries['serving']['port']}") as channel:
-            reply = RecommendationsServiceStub(channel).Recommend(
-                RecommendRequest(user_id=3, category=BOOK_CATEGORY_MYSTERY), timeout=5
-            )
-        return [book.title for book in reply.recommendations], entries["catalog loaded"]
+            titles = [title for _, title in api.recommend(channel)]
+        return titles, entries["catalog loaded"]
     finally:
         server.terminate()
         server.wait(timeout=15)
@@ -140,12 +135,8 @@ def test_an_unusable_catalog_stops_start_up_with_one_line(tmp_path: Path, kind: 
     path = tmp_path / "catalog.sqlite3"
     if kind == "empty":
         (tmp_path / "empty.csv").write_text("id,title,author,category\n")
-        assert (
-            _run(
-                "build-catalog", "--csv", str(tmp_path / "empty.csv"), "--output", str(path)
-            ).returncode
-            == 0
-        )
+        built = _run("build-catalog", "--csv", str(tmp_path / "empty.csv"), "--output", str(path))
+        assert built.returncode == 0
     elif kind == "junk":
         path.write_bytes(b"\0junk" * 1000)
     result = _run(RECOMMENDATIONS_CATALOG=str(path), RECOMMENDATIONS_PORT="0")
@@ -174,13 +165,6 @@ def test_build_catalog_refuses_a_bad_csv(tmp_path: Path) -> None:
     assert not (tmp_path / "c").exists()
 
 
-def _health(channel: grpc.Channel) -> int:
-    request = health_pb2.HealthCheckRequest(
-        service="bookshop.recommendations.v1.RecommendationsService"
-    )
-    return health_pb2_grpc.HealthStub(channel).Check(request, timeout=2).status
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_drains_then_exits_0(
     start_process: Callable[..., Replica],
@@ -190,16 +174,14 @@ def test_a_signal_drains_then_exits_0(
     server = replica.process
     assert server is not None
     with grpc.insecure_channel(replica.address) as channel:
-        stub = RecommendationsServiceStub(channel)
-        request = RecommendRequest(user_id=3, category=BOOK_CATEGORY_MYSTERY)
-        assert _health(channel) == health_pb2.HealthCheckResponse.SERVING
+        assert api.health(channel, service=api.SERVICE) == "SERVING"
         signalled = time.monotonic()
         server.send_signal(signum)
-        while _health(channel) != health_pb2.HealthCheckResponse.NOT_SERVING:
+        while api.health(channel, service=api.SERVICE) != "NOT_SERVING":
             assert time.monotonic() - signalled < DRAIN - 1, "health never went NOT_SERVING"
             time.sleep(0.05)
         # Inside the drain window: NOT_SERVING, yet calls still succeed.
-        assert len(stub.Recommend(request, timeout=2).recommendations) == 3
+        assert len(api.recommend(channel, timeout=2)) == 3
         assert time.monotonic() - signalled < DRAIN - 0.1, "the call missed the drain window"
     assert server.wait(timeout=15) == 0
     assert time.monotonic() - signalled >= DRAIN
@@ -213,20 +195,15 @@ def test_a_sigterm_taken_by_another_thread_stops_the_server_too(
     trigger = tmp_path / "sigterm"
     replica = start_process((sys.executable, "-c", SIGTERM_ON_ANOTHER_THREAD, str(trigger)))
     assert replica.process is not None
-
     trigger.touch()
-
     assert replica.process.wait(timeout=10) == 0
     messages = replica.log_messages()
     assert messages[messages.index("serving") + 1 :] == ["signal received", "draining", "stopped"]
 
 
 def _children(pid: int) -> set[int]:
-    tasks = Path(f"/proc/{pid}/task")
-    found: set[int] = set()
-    for task in tasks.iterdir():
-        found |= {int(c) for c in (task / "children").read_text().split()}
-    return found
+    tasks = Path(f"/proc/{pid}/task").iterdir()
+    return {int(child) for task in tasks for child in (task / "children").read_text().split()}
 
 
 def _serving_pids(replica: Replica) -> set[int]:
@@ -240,16 +217,13 @@ def test_several_processes_share_the_port_their_metrics_add_up_and_sigterm_drain
     start_process: Callable[..., Replica],
 ) -> None:
     replica = start_process(RECOMMENDATIONS_PROCESSES="2")
-    parent = replica.process
-    assert parent is not None
     pids = _serving_pids(replica)
     assert len(pids) == 2
-    assert pids <= _children(parent.pid)
+    assert pids <= _children(replica.pid)
     calls = 40
-    request = RecommendRequest(user_id=3, category=BOOK_CATEGORY_MYSTERY)
     for _ in range(calls):  # each on a connection of its own: the kernel spreads connections
         with grpc.insecure_channel(replica.address, [("grpc.use_local_subchannel_pool", 1)]) as ch:
-            assert len(RecommendationsServiceStub(ch).Recommend(request, timeout=5).recommendations)
+            assert api.recommend(ch)
     assert replica.handled() == {"OK": calls}
 
     assert replica.terminate(timeout=30) == 0

@@ -7,7 +7,6 @@ from real processes."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import threading
@@ -54,6 +53,7 @@ if TYPE_CHECKING:
 V2 = "bookshop.recommendations.v2.RecommendationsService"
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 PARENT_ID = "b7ad6b7169203331"
+SAMPLED_CALLER = (("traceparent", f"00-{TRACE_ID}-{PARENT_ID}-01"),)
 ALWAYS = ParentBased(ALWAYS_ON)
 
 
@@ -90,13 +90,9 @@ def _call(running: RunningServer, metadata=(), **fields: object) -> grpc.StatusC
     return grpc.StatusCode.OK
 
 
-def _traceparent(flags: str = "01") -> tuple[tuple[str, str]]:
-    return (("traceparent", f"00-{TRACE_ID}-{PARENT_ID}-{flags}"),)
-
-
 def test_the_server_span_is_a_child_of_the_callers_span(serve_traced, exported) -> None:
     running = serve_traced()
-    assert _call(running, _traceparent()) is grpc.StatusCode.OK
+    assert _call(running, SAMPLED_CALLER) is grpc.StatusCode.OK
     (span,) = exported.get_finished_spans()
     assert span.name == f"{V2}/Recommend"
     assert span.kind is SpanKind.SERVER
@@ -114,67 +110,45 @@ def test_the_server_span_is_a_child_of_the_callers_span(serve_traced, exported) 
     assert span.start_time < span.end_time
 
 
-def test_a_call_without_trace_context_starts_a_trace(serve_traced, exported) -> None:
-    running = serve_traced()
-    _call(running)
-    (span,) = exported.get_finished_spans()
-    assert span.parent is None
-    assert span.context.trace_flags.sampled
-    assert span.context.trace_id != int(TRACE_ID, 16)
-
-
-def test_a_refused_call_carries_its_code_and_is_not_a_server_error(serve_traced, exported) -> None:
-    running = serve_traced()
-    assert (
-        _call(running, _traceparent(), category=BOOK_CATEGORY_UNSPECIFIED)
-        is grpc.StatusCode.INVALID_ARGUMENT
-    )
-    (span,) = exported.get_finished_spans()
-    assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
-    assert span.status.status_code is StatusCode.UNSET
-
-
-def test_a_failed_call_marks_its_span_as_an_error(
-    serve_traced, exported, catalog_that_breaks
+@pytest.mark.parametrize(
+    ("bug", "code", "status"),
+    [
+        (False, grpc.StatusCode.INVALID_ARGUMENT, StatusCode.UNSET),
+        (True, grpc.StatusCode.INTERNAL, StatusCode.ERROR),
+    ],
+    ids=["refused", "failed"],
+)
+def test_a_span_carries_its_calls_code_and_only_a_server_error_marks_it_as_an_error(
+    serve_traced, exported, catalog_that_breaks, bug: bool, code, status
 ) -> None:
-    broken = catalog_that_breaks
-    running = serve_traced(catalog_=broken)
-    broken.broken = True
-    assert _call(running, _traceparent()) is grpc.StatusCode.INTERNAL
+    running = serve_traced(catalog_=catalog_that_breaks)
+    catalog_that_breaks.broken = bug
+    category = BOOK_CATEGORY_MYSTERY if bug else BOOK_CATEGORY_UNSPECIFIED
+    assert _call(running, SAMPLED_CALLER, category=category) is code
     (span,) = exported.get_finished_spans()
-    assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INTERNAL.value[0]
-    assert span.status.status_code is StatusCode.ERROR
-    assert span.status.description == "INTERNAL"
+    assert span.attributes["rpc.grpc.status_code"] == code.value[0]
+    assert span.status.status_code is status
+    assert span.status.description == ("INTERNAL" if bug else None)
 
 
-def test_an_unsampled_caller_gets_no_span_and_a_ratio_samples_new_traces(
+def test_a_sampler_that_samples_no_new_trace_still_follows_a_sampled_caller(
     serve_traced, exported
 ) -> None:
-    running = serve_traced()
-    _call(running, _traceparent("00"))
-    assert exported.get_finished_spans() == ()
+    # An unsampled caller gets no span: test_the_caller_is_read_as_the_sdks_propagator_reads_it.
     never = serve_traced(ParentBased(ALWAYS_OFF))
     _call(never)
-    _call(never, _traceparent("01"))
+    _call(never, SAMPLED_CALLER)
     assert [format(s.context.trace_id, "032x") for s in exported.get_finished_spans()] == [TRACE_ID]
 
 
-def test_log_lines_of_a_call_carry_its_span_ids(serve_traced, exported) -> None:
-    access = logging.getLogger("recommendations.access")
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    access.addHandler(handler)
-    level = access.level
-    access.setLevel(logging.DEBUG)  # every call logged: decided when the server starts
-    try:
-        running = serve_traced()
-        _call(running, _traceparent())
-    finally:
-        access.removeHandler(handler)
-        access.setLevel(level)
+def test_log_lines_of_a_call_carry_its_span_ids(serve_traced, exported, caplog) -> None:
+    # Every call logged (decided when the server starts), as JSON formatted inside the call.
+    with caplog.at_level(logging.DEBUG, logger="recommendations.access"):
+        caplog.handler.setFormatter(JsonFormatter())
+        _call(serve_traced(), SAMPLED_CALLER)
     (span,) = exported.get_finished_spans()
-    (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
+    lines = [json.loads(text) for text in caplog.text.splitlines()]
+    (line,) = [line for line in lines if line["logger"] == "recommendations.access"]
     assert line["grpc_code"] == "OK"
     assert line["trace_id"] == TRACE_ID
     assert line["span_id"] == format(span.context.span_id, "016x")
@@ -207,33 +181,24 @@ def test_with_tracing_off_no_interceptor_and_no_thread(start_server) -> None:
         provider.shutdown()
 
 
-class _CatalogThatTraces:
-    """A catalog whose lookups start a span of their own, as a developer's code in a handler
-    would: with the API's `trace.get_tracer`, from the provider installed for the process."""
-
-    def __init__(self, catalog: object) -> None:
-        self._catalog = catalog
-
-    def __getattr__(self, name: str) -> object:
-        method = getattr(self._catalog, name)
-
-        def traced(*args: object) -> object:
-            with trace.get_tracer(__name__).start_as_current_span(f"catalog {name}"):
-                return method(*args)
-
-        return traced
-
-
 def test_a_span_started_in_a_handler_is_a_child_of_the_server_span(
-    start_server, catalog, exported
+    start_server, catalog, exported, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     provider = _provider(exported)
     # The process-wide provider can be installed once per process: this test process's is ours.
     trace.set_tracer_provider(provider)
     if trace.get_tracer_provider() is not provider:
         pytest.fail("another test installed the process's tracer provider first")
-    running = start_server(_CatalogThatTraces(catalog), tracer_provider=provider)
-    assert _call(running, _traceparent()) is grpc.StatusCode.OK
+    books_at = catalog.books_at
+
+    def traced_books_at(*args: object) -> object:
+        # As a developer's code in a handler would: the API's tracer, the process's provider.
+        with trace.get_tracer(__name__).start_as_current_span("catalog books_at"):
+            return books_at(*args)
+
+    monkeypatch.setattr(catalog, "books_at", traced_books_at)
+    running = start_server(tracer_provider=provider)
+    assert _call(running, SAMPLED_CALLER) is grpc.StatusCode.OK
     spans = exported.get_finished_spans()
     (server,) = [s for s in spans if s.kind is SpanKind.SERVER]
     inner = [s for s in spans if s.kind is SpanKind.INTERNAL]
@@ -258,6 +223,7 @@ TRACEPARENTS = [
     f"00-{TRACE_ID}-{'0' * 16}-01",
     f"00-{TRACE_ID[:-1]}-{PARENT_ID}-01",
     "not a traceparent",
+    None,  # no traceparent at all
 ]
 
 
@@ -294,10 +260,10 @@ def test_the_caller_is_read_as_the_sdks_propagator_reads_it(
         propagate.set_global_textmap(previous)
     for header in TRACEPARENTS:
         exported.clear()
-        _call(running, (("traceparent", header),))
-        caller = get_current_span(
-            TraceContextTextMapPropagator().extract({"traceparent": header})
-        ).get_span_context()
+        carrier = {} if header is None else {"traceparent": header}
+        _call(running, tuple(carrier.items()))
+        read = TraceContextTextMapPropagator().extract(carrier)
+        caller = get_current_span(read).get_span_context()
         spans = exported.get_finished_spans()
         if caller.is_valid and not caller.trace_flags.sampled:
             assert spans == (), header  # the caller's decision, followed
@@ -310,5 +276,7 @@ def test_the_caller_is_read_as_the_sdks_propagator_reads_it(
                 caller.trace_id,
                 caller.span_id,
             ), header
-        else:
+        else:  # a new trace, sampled
             assert span.parent is None, header
+            assert span.context.trace_flags.sampled, header
+            assert span.context.trace_id != int(TRACE_ID, 16), header

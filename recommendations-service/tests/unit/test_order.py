@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -125,25 +126,21 @@ def test_a_permutation_is_a_bijection_of_its_positions(size: int, key: bytes) ->
     assert permutation.positions(middle, size) == permutation.positions(0, size)[middle:]
 
 
-_ORDERS_SCRIPT = f"""
-from recommendations.catalog import InMemoryCatalog
-from recommendations.domain import Book, Category
-from recommendations.recommender import Recommender
-categories = list(Category)
-catalog = InMemoryCatalog(
-    Book(n, f"Book {{n}}", f"Author {{n % 97}}", categories[n % 3]) for n in range(1, {LARGE} + 1)
-)
-recommender = Recommender(catalog, clock=lambda: {TODAY} * 86_400.0)
-pages = [recommender.page(f"reader-{{n}}", Category.MYSTERY, 25, "") for n in range(20)]
-print([[book.id for book in books] for books, _ in pages])
-"""
+def _orders() -> list[list[int]]:
+    """The first page of 20 readers and the picks of 20 users, from the 100,000 books."""
+    recommender = _recommender(_generated(LARGE))
+    pages = [recommender.page(f"reader-{n}", Category.MYSTERY, 25, "")[0] for n in range(20)]
+    picks = [recommender.recommend(n, Category.SELF_HELP, 10) for n in range(20)]
+    return [[book.id for book in books] for books in pages + picks]
 
 
 def test_every_process_gives_the_same_orders() -> None:
     # Processes with different hash seeds (what would make hash() or a per-process seed differ).
+    script = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+    script += "from test_order import _orders; print(_orders())"
     outputs = [
         subprocess.run(
-            [sys.executable, "-c", _ORDERS_SCRIPT],
+            [sys.executable, "-c", script],
             env={**os.environ, "PYTHONHASHSEED": seed},
             check=True,
             capture_output=True,
@@ -151,9 +148,4 @@ def test_every_process_gives_the_same_orders() -> None:
         ).stdout
         for seed in ("1", "2")
     ]
-    recommender = _recommender(_generated(LARGE))
-    here = [
-        [b.id for b in recommender.page(f"reader-{n}", Category.MYSTERY, 25, "")[0]]
-        for n in range(20)
-    ]
-    assert [ast.literal_eval(output) for output in outputs] == [here, here]
+    assert [ast.literal_eval(output) for output in outputs] == [_orders()] * 2

@@ -7,12 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from recommendations.settings import (
-    VARIABLES,
-    Settings,
-    SettingsError,
-    TlsFiles,
-)
+from recommendations.settings import VARIABLES, Settings, SettingsError, TlsFiles
 
 
 def test_defaults_match_the_documented_variables() -> None:
@@ -59,51 +54,37 @@ def test_auto_processes_are_one_per_usable_cpu() -> None:
 
 
 def test_every_variable_is_read() -> None:
-    env = {
-        "RECOMMENDATIONS_PORT": "6000",
-        "RECOMMENDATIONS_BIND": "127.0.0.1",
-        "RECOMMENDATIONS_CATALOG": "/data/books.sqlite3",
-        "RECOMMENDATIONS_METRICS_PORT": "6001",
-        "RECOMMENDATIONS_REFLECTION": "false",
-        "RECOMMENDATIONS_DRAIN_SECONDS": "5",
-        "RECOMMENDATIONS_GRACE_SECONDS": "2.5",
+    # Each variable, its text, and the setting it gives (named as the variable, less its prefix).
+    reads = [
+        ("RECOMMENDATIONS_PORT", "6000", 6000),
+        ("RECOMMENDATIONS_BIND", "127.0.0.1", "127.0.0.1"),
+        ("RECOMMENDATIONS_CATALOG", "/data/books.sqlite3", Path("/data/books.sqlite3")),
+        ("RECOMMENDATIONS_METRICS_PORT", "6001", 6001),
+        ("RECOMMENDATIONS_REFLECTION", "false", False),
+        ("RECOMMENDATIONS_DRAIN_SECONDS", "5", 5),
+        ("RECOMMENDATIONS_GRACE_SECONDS", "2.5", 2.5),
+        ("RECOMMENDATIONS_HEALTH_PORT", "6002", 6002),
+        ("RECOMMENDATIONS_WORKERS", "4", 4),
+        ("RECOMMENDATIONS_MAX_CONCURRENT_CALLS", "64", 64),
+        ("RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION", "3", 3),
+        ("RECOMMENDATIONS_PROCESSES", "2", 2),
+        ("RECOMMENDATIONS_HANDSHAKE_TIMEOUT_SECONDS", "0.5", 0.5),
+        ("RECOMMENDATIONS_KEEPALIVE_SECONDS", "30", 30),
+        ("RECOMMENDATIONS_KEEPALIVE_TIMEOUT_SECONDS", "5", 5),
+        ("RECOMMENDATIONS_MAX_CONNECTION_AGE_SECONDS", "120", 120),
+        ("RECOMMENDATIONS_MAX_CONNECTION_AGE_GRACE_SECONDS", "10", 10),
+        ("RECOMMENDATIONS_LOG_LEVEL", "debug", logging.DEBUG),
+    ]
+    tls = {  # the three of them, one setting
         "RECOMMENDATIONS_TLS_CERT": "/tls/server.pem",
         "RECOMMENDATIONS_TLS_KEY": "/tls/server-key.pem",
         "RECOMMENDATIONS_TLS_CLIENT_CA": "/tls/ca.pem",
-        "RECOMMENDATIONS_HEALTH_PORT": "6002",
-        "RECOMMENDATIONS_WORKERS": "4",
-        "RECOMMENDATIONS_MAX_CONCURRENT_CALLS": "64",
-        "RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION": "3",
-        "RECOMMENDATIONS_PROCESSES": "2",
-        "RECOMMENDATIONS_HANDSHAKE_TIMEOUT_SECONDS": "0.5",
-        "RECOMMENDATIONS_KEEPALIVE_SECONDS": "30",
-        "RECOMMENDATIONS_KEEPALIVE_TIMEOUT_SECONDS": "5",
-        "RECOMMENDATIONS_MAX_CONNECTION_AGE_SECONDS": "120",
-        "RECOMMENDATIONS_MAX_CONNECTION_AGE_GRACE_SECONDS": "10",
-        "RECOMMENDATIONS_LOG_LEVEL": "debug",
     }
+    env = {name: text for name, text, _ in reads} | tls
     assert set(env) == {v.name for v in VARIABLES}
-    assert Settings.from_env(env) == Settings(
-        port=6000,
-        bind="127.0.0.1",
-        catalog=Path("/data/books.sqlite3"),
-        metrics_port=6001,
-        reflection=False,
-        drain_seconds=5,
-        grace_seconds=2.5,
-        tls=TlsFiles(Path("/tls/server.pem"), Path("/tls/server-key.pem"), Path("/tls/ca.pem")),
-        health_port=6002,
-        max_concurrent_calls=64,
-        max_calls_per_connection=3,
-        processes=2,
-        handshake_timeout_seconds=0.5,
-        workers=4,
-        keepalive_seconds=30,
-        keepalive_timeout_seconds=5,
-        max_connection_age_seconds=120,
-        max_connection_age_grace_seconds=10,
-        log_level=logging.DEBUG,
-    )
+    fields = {name.removeprefix("RECOMMENDATIONS_").lower(): value for name, _, value in reads}
+    expected = Settings(**fields, tls=TlsFiles(*(Path(path) for path in tls.values())))
+    assert Settings.from_env(env) == expected
 
 
 @pytest.mark.parametrize(

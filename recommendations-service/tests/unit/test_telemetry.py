@@ -23,14 +23,13 @@ ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317"}
         ({"OTEL_TRACES_EXPORTER": "none", **ENDPOINT}, False),
         ({"OTEL_SDK_DISABLED": "true", **ENDPOINT}, False),
         ({"OTEL_SDK_DISABLED": "false", **ENDPOINT}, True),
+        ({"OTEL_TRACES_SAMPLER": "sometimes"}, False),  # read only when tracing is on
     ],
 )
 def test_only_an_endpoint_or_the_exporter_turns_tracing_on(env: dict[str, str], on: bool) -> None:
     assert enabled(env) is on
-
-
-def test_off_builds_nothing() -> None:
-    assert configure({}) is None
+    if not on:
+        assert configure(env) is None  # off builds nothing
 
 
 @pytest.mark.parametrize(
@@ -69,22 +68,19 @@ def test_an_unusable_value_is_named_in_one_line(env: dict[str, str], message: st
     assert str(error.value) == message
 
 
-def test_the_sampling_variables_are_read_only_when_tracing_is_on() -> None:
-    assert configure({"OTEL_TRACES_SAMPLER": "sometimes"}) is None
-
-
-SAMPLER_SETTINGS = [
-    (sampler, arg)
+# Every sampler, with each kind of argument it takes; {}: none named, the SDK's default.
+SAMPLER_ENVS = [{}] + [
+    {"OTEL_TRACES_SAMPLER": sampler, "OTEL_TRACES_SAMPLER_ARG": arg}
     for sampler in SAMPLERS
     for arg in (("0", "0.1", "0.5", "1") if sampler.endswith("traceidratio") else ("",))
 ]
 
 
-@pytest.mark.parametrize(("sampler", "arg"), SAMPLER_SETTINGS)
+@pytest.mark.parametrize("env", SAMPLER_ENVS, ids=lambda env: "-".join(env.values()) or "default")
 def test_the_sampler_is_the_one_the_sdk_builds_from_the_same_variables(
-    sampler: str, arg: str, monkeypatch: pytest.MonkeyPatch
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = {"OTEL_TRACES_SAMPLER": sampler, "OTEL_TRACES_SAMPLER_ARG": arg}
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     sdk = TracerProvider().sampler  # built by the SDK from the same variables
@@ -94,16 +90,6 @@ def test_the_sampler_is_the_one_the_sdk_builds_from_the_same_variables(
         ours = provider.sampler
         assert type(ours) is type(sdk)
         assert ours.get_description() == sdk.get_description()
-    finally:
-        provider.shutdown()
-
-
-def test_the_default_sampler_is_the_sdks_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
-    provider = configure(ENDPOINT)
-    assert provider is not None
-    try:
-        assert provider.sampler.get_description() == TracerProvider().sampler.get_description()
     finally:
         provider.shutdown()
 
