@@ -58,7 +58,7 @@ lint: $(INSTALLED) ## ruff and mypy --strict over every distribution.
 check: $(INSTALLED) ## The edit-test loop: protos, lint, registry, wheel, service, website tests.
 	ci/check.sh
 
-test-system: $(INSTALLED) ## npm package, check-compat, end to end in chromium, hostile input, traces, short soak.
+test-system: $(INSTALLED) ## Publishing and the registry walk-through, npm package, check-compat, end to end in chromium, hostile input, traces, short soak.
 	ci/test_system.sh
 
 test-images: $(TOOLS) ## check-deploy, then both images built and run with podman (needs root).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test-system`: the bookshop as whole processes, slower than `make check` and needing a
-# browser: the npm package published to a real registry and used as docs/packages.md says, every
+# browser: the registry's procedures against real package indexes, the npm package published to a real registry and used as docs/packages.md says, every
 # released client against today's server and back (make check-compat), end to end in chromium,
 # hostile input (connection floods, signals to `make run`), one trace across both services received over
 # OTLP, and the shortened soak.
@@ -8,8 +8,9 @@ source "$(dirname "$0")/lib.sh"
 
 ci/test_typescript.sh
 
-log "publishing: both packages to real local indexes, again, from two checkouts"
-pytest -q tests/registry/test_publish.py
+log "the registry's procedures with real local indexes: publishing (again, from two checkouts), the README's walk-through, the install recipe"
+pytest -q tests/registry/test_publish.py tests/registry/test_walkthrough.py \
+  tests/registry/test_install_recipe.py
 
 log "compatibility: released clients and runtimes against today's server, and back"
 ci/check_compat.sh
