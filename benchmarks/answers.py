@@ -16,10 +16,9 @@ True
 
 from __future__ import annotations
 
-from typing import cast
-
 import grpc
 
+from harness.api import failure
 from harness.metrics import difference
 from harness.service import handled_calls
 
@@ -40,10 +39,9 @@ def check_answers(name: str, port: int, path: str, request: bytes) -> bytes:
             try:
                 response = call(request, timeout=10)
             except grpc.RpcError as error:
-                status = cast("grpc.Call", error)  # a blocking call's error is also its Call
-                raise SystemExit(
-                    f"error: {name} answered {path} with {status.code().name}: {status.details()}"
-                ) from None
+                code, details = failure(error)
+                message = f"error: {name} answered {path} with {code.name}: {details}"
+                raise SystemExit(message) from None
     return response
 
 

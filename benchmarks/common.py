@@ -1,17 +1,23 @@
-"""What the benchmarks' entry points share: the order of each round, tracing, the report's end."""
+"""What the benchmarks' entry points share: the baselines, the order of each round, tracing, the
+report's tables and its end."""
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, TypeVar
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from pathlib import Path
+from typing import TypeVar
 
 T = TypeVar("T")
 
+BASELINES = Path(__file__).resolve().parent / "baselines"
+
 TRACED_RATIO = 0.1
 """The ratio of calls the traced contenders sample."""
+
+
+def baseline(script: str) -> list[str]:
+    """The command that runs the baseline server `script`, a path under `BASELINES`."""
+    return [sys.executable, str(BASELINES / script)]
 
 
 def tracing(otlp_endpoint: str) -> dict[str, str]:
@@ -27,6 +33,11 @@ def rotated(contenders: list[T], round_number: int) -> list[T]:
     """The contenders in this round's order: rotated every round, so none always runs first."""
     shift = round_number % len(contenders)
     return contenders[shift:] + contenders[:shift]
+
+
+def row(*cells: object) -> str:
+    """One row of a Markdown table."""
+    return "| " + " | ".join(map(str, cells)) + " |"
 
 
 def finish(report: str, output: Path | None, problem: str | None) -> int:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from bookshop.recommendations.v1 import recommendations_pb2 as v1
 from bookshop.recommendations.v2 import recommendations_pb2 as v2
 
+from harness.api import grpc_frame
 from harness.load import LOAD_CONNECTIONS, LOAD_STREAMS
 from harness.processes import taskset, tree_cpu_seconds
 
@@ -63,8 +64,7 @@ def run(
     concurrent streams each, with the CPU time per call of the process tree of `pid` (0 without
     one); raise SystemExit unless every call got an HTTP 200."""
     body, log = tmp / "h2load-body.bin", tmp / "h2load.log"
-    # One uncompressed gRPC frame: a flag byte, a 4-byte big-endian length, the message.
-    body.write_bytes(b"\0" + len(request).to_bytes(4, "big") + request)
+    body.write_bytes(grpc_frame(request))
     log.unlink(missing_ok=True)  # h2load appends to an existing log
     command = [
         *taskset(LOAD_CPU), "h2load", "-n", str(calls), "-c", str(clients),

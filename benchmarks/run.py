@@ -5,8 +5,6 @@ over rounds; the report's opening (`_report`) says what is measured and how. Eve
 answer OK by gRPC status before and after its load, and the service's own counters must count
 every call OK (`benchmarks.answers`). Exits 1, after writing the report, when the service misses
 a target (`benchmarks.targets`).
-
-Usage: python -m benchmarks.run --catalog PATH [--rounds 9] [--calls 20000] [--output FILE]
 """
 
 from __future__ import annotations
@@ -25,18 +23,18 @@ from typing import TYPE_CHECKING
 from benchmarks import h2load, stats, targets
 from benchmarks.answers import PROBE_CALLS, check_answers, require_ok
 from benchmarks.baselines.tutorial import generate_stubs
-from benchmarks.common import TRACED_RATIO, finish, rotated, tracing
+from benchmarks.common import TRACED_RATIO, baseline, finish, rotated, row, tracing
 from benchmarks.h2load import LOAD_CPU, SERVER_CPU, SERVICE_PATH, Run
+from benchmarks.targets import TRACED_RATIO_MAX, Target
 from harness.load import LOAD_CONNECTIONS, LOAD_STREAMS
 from harness.otlp import OtlpReceiver
 from harness.ports import accepts, free_port
 from harness.processes import Supervisor
-from harness.service import handled_calls
+from harness.service import SERVER, handled_calls
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-BASELINES = Path(__file__).resolve().parent / "baselines"
 SERVICE = "recommendations-service"
 SERVICE_V1 = "recommendations-service-v1"
 SERVICE_TRACED = "recommendations-service-traced"
@@ -50,7 +48,8 @@ _VERDICT = {True: "met", False: "MISSED"}
 
 @dataclass
 class Contender:
-    """A server to measure: how to start it, which path to call, with which request."""
+    """A server to measure: how to start it, which path to call, with which request; then its
+    load runs and its 1 x 1 latency runs, one of each a round."""
 
     name: str
     label: str
@@ -58,6 +57,8 @@ class Contender:
     path: str = SERVICE_PATH
     request: bytes = h2load.SERVICE_REQUEST
     env: dict[str, str] = field(default_factory=dict)
+    runs: list[Run] = field(default_factory=list)
+    single: list[Run] = field(default_factory=list)
 
 
 def main() -> int:
@@ -79,13 +80,11 @@ def main() -> int:
         Supervisor(Path(tmp) / "logs") as supervisor,
     ):
         contenders = _contenders(Path(tmp), args.catalog, receiver.grpc_endpoint)
-        results: dict[str, list[Run]] = {c.name: [] for c in contenders}
-        single: dict[str, list[Run]] = {c.name: [] for c in contenders}
         for round_number in range(args.rounds):
             for contender in rotated(contenders, round_number):
                 run, one = _measure(supervisor, contender, args, Path(tmp))
-                results[contender.name].append(run)
-                single[contender.name].append(one)
+                contender.runs.append(run)
+                contender.single.append(one)
                 print(
                     f"round {round_number + 1} {contender.name:<24} "
                     f"{run.cpu_us_per_call:7.1f} us CPU/call {run.calls_per_second:8.0f} calls/s "
@@ -96,7 +95,7 @@ def main() -> int:
     receiver.stop()
     args.spans = _check_traced(len(receiver.spans()), args)
     args.load = (load_before, os.getloadavg()[0])
-    report, problem = _report(contenders, results, single, args)
+    report, problem = _report(contenders, args)
     return finish(report, args.output, problem and f"the service {problem}")
 
 
@@ -108,21 +107,18 @@ def _contenders(tmp: Path, catalog: Path, otlp_endpoint: str) -> list[Contender]
     tutorial_request = tutorial_pb2.RecommendationRequest(
         user_id=1, category=tutorial_pb2.MYSTERY, max_results=3
     ).SerializeToString()
-    server = [str(Path(sys.executable).with_name("recommendations-server"))]
+    server = [SERVER]
     service = {"RECOMMENDATIONS_CATALOG": str(catalog), "RECOMMENDATIONS_BIND": "127.0.0.1"}
     v1 = (h2load.V1_PATH, h2load.V1_REQUEST)
-
-    def py(script: str) -> list[str]:
-        return [sys.executable, str(BASELINES / script)]
-
+    bare_sync, bare_aio = baseline("bare_sync.py"), baseline("bare_aio.py")
     # The bare baselines serve SERVICE_PATH (their METHOD_PATH; the tests hold them to it).
     return [
-        Contender("bare-sync", "BASELINE bare sync grpc.server, empty handler", py("bare_sync.py")),
-        Contender("bare-aio", "BASELINE bare grpc.aio server, empty handler", py("bare_aio.py")),
+        Contender("bare-sync", "BASELINE bare sync grpc.server, empty handler", bare_sync),
+        Contender("bare-aio", "BASELINE bare grpc.aio server, empty handler", bare_aio),
         Contender(
             "tutorial",
             "BASELINE the original tutorial's server",
-            py("tutorial/server.py"),
+            baseline("tutorial/server.py"),
             "/Recommendations/Recommend",
             tutorial_request,
             {"PYTHONPATH": str(generated)},
@@ -153,13 +149,9 @@ def _measure(
 ) -> tuple[Run, Run]:
     """A 500-call warm-up, the load run and the 1 x 1 latency run, with the status checks."""
     port, metrics_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        **contender.env,
-        "BASELINE_PORT": str(port),
-        "RECOMMENDATIONS_PORT": str(port),
-        "RECOMMENDATIONS_METRICS_PORT": str(metrics_port),
-    }
+    ports = {"BASELINE_PORT": str(port), "RECOMMENDATIONS_PORT": str(port)}
+    ports["RECOMMENDATIONS_METRICS_PORT"] = str(metrics_port)
+    env = {**os.environ, **contender.env, **ports}
     url, request = f"http://127.0.0.1:{port}{contender.path}", contender.request
     server = supervisor.start(contender.name, contender.command, env, cpu=int(SERVER_CPU))
     try:
@@ -177,13 +169,9 @@ def _measure(
     return run, one
 
 
-def _report(
-    contenders: list[Contender],
-    results: dict[str, list[Run]],
-    single: dict[str, list[Run]],
-    args: argparse.Namespace,
-) -> tuple[str, str | None]:
+def _report(contenders: list[Contender], args: argparse.Namespace) -> tuple[str, str | None]:
     """The report, and one line naming the missed targets (None when all were met)."""
+    results = {c.name: c.runs for c in contenders}
     baselines = [c.name for c in contenders if c.name not in SERVICES]
     # The cheapest and the fastest baseline are chosen once, by their medians over all rounds;
     # each round then compares the service with that same baseline. Taking the cheapest baseline
@@ -201,24 +189,19 @@ def _report(
     v1_cpu = stats.spread(ratios(SERVICE_V1, cheapest, _CPU))
     v1_rate = stats.spread(ratios(SERVICE_V1, fastest, _RATE))
     traced = stats.spread(ratios(SERVICE_TRACED, SERVICE, _CPU))
+    service = next(c for c in contenders if c.name == SERVICE)
     judged = [
         *targets.service_targets(
             cpu_ratio=cpu.median,
             cheapest=cheapest,
             rate_ratio=rate.median,
             fastest=fastest,
-            p50_ms=statistics.median(run.p50_ms for run in single[SERVICE]),
+            p50_ms=statistics.median(run.p50_ms for run in service.single),
         ),
-        targets.Target(
-            "v1 CPU per call", v1_cpu.median, "<=", targets.CPU_RATIO_MAX, f" x {cheapest}"
-        ),
-        targets.Target("v1 calls/s", v1_rate.median, ">=", targets.RATE_RATIO_MIN, f" x {fastest}"),
-        targets.Target(
-            "CPU per call with tracing on",
-            traced.median,
-            "<=",
-            targets.TRACED_RATIO_MAX,
-            " x tracing off",
+        Target("v1 CPU per call", v1_cpu.median, "<=", targets.CPU_RATIO_MAX, f" x {cheapest}"),
+        Target("v1 calls/s", v1_rate.median, ">=", targets.RATE_RATIO_MIN, f" x {fastest}"),
+        Target(
+            "CPU per call with tracing on", traced.median, "<=", TRACED_RATIO_MAX, " x tracing off"
         ),
     ]
     lines = [
@@ -251,13 +234,13 @@ def _report(
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for c in contenders:
-        runs = results[c.name]
+        runs = c.runs
         lines.append(
             f"| {c.label} | {statistics.median(map(_CPU, runs)):.0f} "
             f"| {statistics.median(map(_RATE, runs)):.0f} "
             f"| {statistics.median(r.p50_ms for r in runs):.2f} "
             f"| {statistics.median(r.p99_ms for r in runs):.2f} "
-            f"| {statistics.median(r.p50_ms for r in single[c.name]):.3f} |"
+            f"| {statistics.median(r.p50_ms for r in c.single):.3f} |"
         )
     lines += [
         "",
@@ -268,12 +251,9 @@ def _report(
         + f" | service CPU / {cheapest} | service calls/s / {fastest} |",
         "| ---: | " + " | ".join("---:" for _ in contenders) + " | ---: | ---: |",
     ]
-    for r in range(args.rounds):
-        cells = " | ".join(
-            f"{results[c.name][r].cpu_us_per_call:.0f}, {results[c.name][r].calls_per_second:.0f}"
-            for c in contenders
-        )
-        lines.append(f"| {r + 1} | {cells} | {cpu_ratios[r]:.3f} | {rate_ratios[r]:.3f} |")
+    for r, in_round in enumerate(zip(*results.values(), strict=True)):
+        cells = [f"{run.cpu_us_per_call:.0f}, {run.calls_per_second:.0f}" for run in in_round]
+        lines.append(row(r + 1, *cells, f"{cpu_ratios[r]:.3f}", f"{rate_ratios[r]:.3f}"))
     p50 = judged[2]
     lines += [
         "",
@@ -294,7 +274,7 @@ def _report(
     return "\n".join(lines), targets.missed(judged)
 
 
-def _judged(spread: stats.Spread, target: targets.Target) -> str:
+def _judged(spread: stats.Spread, target: Target) -> str:
     """A ratio's median in bold, its middle half in brackets, its target and the verdict."""
     return (
         f"**{spread.median:.3f}** [{spread.q1:.3f}-{spread.q3:.3f}]"

@@ -9,9 +9,6 @@ other CPU for a v1 call, a v2 first page and a page from the middle of the order
 It then compares N server processes with one (`RECOMMENDATIONS_PROCESSES`), or says that the
 server does not offer them. Every h2load run must be counted OK by the service's own counters.
 Exits 1, after writing the report, when a target is missed.
-
-Usage: python -m benchmarks.scale [--sizes 196,10000,100000,1000000] [--rounds 5]
-       [--calls 20000] [--readers 100000] [--processes 2] [--output FILE]
 """
 
 from __future__ import annotations
@@ -39,12 +36,12 @@ from recommendations.domain import Category
 
 from benchmarks import h2load, stats
 from benchmarks.answers import require_ok
-from benchmarks.common import finish, rotated
+from benchmarks.common import finish, rotated, row
 from benchmarks.h2load import LOAD_CPU, SERVER_CPU, SERVICE_PATH, V1_PATH, V1_REQUEST
 from benchmarks.targets import Target, missed
 from harness.load import LOAD_STREAMS
 from harness.processes import Supervisor, resident_bytes, tree_pids
-from harness.service import SERVER, Replica, handled_calls
+from harness.service import SERVER, Replica
 
 SIZES = (196, 10_000, 100_000, 1_000_000)
 """The catalog sizes measured by default; the first is the baseline of the CPU ratios."""
@@ -67,7 +64,6 @@ _NEW_READERS = 20  # first calls timed per size
 class Size:
     """What was measured of the server of one catalog size."""
 
-    books: int
     start_s: float
     rss_start_mb: float
     first_call_ms: list[float]
@@ -101,10 +97,12 @@ def build(tmp: Path, books: int) -> Path:
 
 
 def start(
-    supervisor: Supervisor, name: str, catalog: Path, *, env: dict[str, str], cpu: int | None
+    supervisor: Supervisor, name: str, catalog: Path, env: dict[str, str] | None = None
 ) -> tuple[Replica, float]:
-    """Start a server with extra `env` and return it with its seconds from start to SERVING."""
-    replica = Replica(supervisor, name, catalog, cpu=cpu, extra_env=env)
+    """Start a server, pinned to `SERVER_CPU` unless given an `env` (then on every CPU), and
+    return it with its seconds from start to SERVING."""
+    cpu = None if env else int(SERVER_CPU)
+    replica = Replica(supervisor, name, catalog, cpu=cpu, extra_env=env or {})
     began = time.monotonic()
     replica.start(wait=False)
     replica.wait_serving(timeout=120)
@@ -171,7 +169,7 @@ def distinct_readers(replica: Replica, readers: int, in_flight: int = LOAD_STREA
 
 def cpu_per_call(replica: Replica, path: str, request: bytes, calls: int, tmp: Path) -> float:
     """The server's CPU microseconds per call over `calls` h2load calls, all counted OK."""
-    before = handled_calls(replica.metrics_port)
+    before = replica.handled()
     run = h2load.run(f"http://{replica.address}{path}", request, calls, tmp, pid=replica.pid)
     require_ok(f"{replica.name} {path}:", replica.metrics_port, before, calls)
     return run.cpu_us_per_call
@@ -216,7 +214,7 @@ def processes_row(supervisor: Supervisor, catalog: Path, n: int, calls: int, tmp
     for count in (n, 1):
         env = {"RECOMMENDATIONS_PROCESSES": str(count)}
         try:
-            replica, _ = start(supervisor, f"processes-{count}", catalog, env=env, cpu=None)
+            replica, _ = start(supervisor, f"processes-{count}", catalog, env)
         except RuntimeError as error:
             return f"Not available: the server refused {env} ({str(error).splitlines()[-1]})."
         if len(tree_pids(replica.pid)) < count:
@@ -224,7 +222,7 @@ def processes_row(supervisor: Supervisor, catalog: Path, n: int, calls: int, tmp
             return f"Not available: the server runs one process with {env}."
         run = h2load.run(f"http://{replica.address}{path}", request, calls, tmp, pid=replica.pid)
         replica.terminate()
-        rows.append(f"| {count} | {run.calls_per_second:,.0f} | {run.cpu_us_per_call:.0f} |")
+        rows.append(row(count, f"{run.calls_per_second:,.0f}", f"{run.cpu_us_per_call:.0f}"))
     return "\n".join([
         "| processes | calls/s | CPU per call (us) |", "| --- | --- | --- |", *reversed(rows),
         "",
@@ -283,12 +281,9 @@ def main() -> int:
     ):
         tmp, sizes, replicas = Path(tmp_name), {}, {}
         for books in args.sizes:
-            catalog = build(tmp, books)
-            replica, seconds = start(
-                supervisor, f"books-{books}", catalog, env={}, cpu=int(SERVER_CPU)
-            )
+            replica, seconds = start(supervisor, f"books-{books}", build(tmp, books))
             replicas[books] = replica
-            size = sizes[books] = Size(books, seconds, rss_mb(replica), first_calls(replica, books))
+            size = sizes[books] = Size(seconds, rss_mb(replica), first_calls(replica, books))
             print(f"{books:>9,} books: SERVING after {seconds:.1f} s, {size.rss_start_mb:.0f} MB")
         calls = {books: requests(replica.catalog) for books, replica in replicas.items()}
         for number in range(args.rounds):

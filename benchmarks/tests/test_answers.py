@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from typing import TYPE_CHECKING
 
 import pytest
 
-from benchmarks import run
 from benchmarks.answers import check_answers
 from benchmarks.baselines import bare_aio, bare_sync
+from benchmarks.common import baseline
 from benchmarks.h2load import SERVICE_PATH, SERVICE_REQUEST
 from harness.ports import accepts, free_port
 from harness.processes import Supervisor
@@ -24,11 +23,8 @@ def bare_sync_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """The bare sync baseline, running as the bench runs it, on a free port."""
     port = free_port()
     with Supervisor(tmp_path_factory.mktemp("logs")) as supervisor:
-        process = supervisor.start(
-            "bare-sync",
-            [sys.executable, str(run.BASELINES / "bare_sync.py")],
-            {**os.environ, "BASELINE_PORT": str(port)},
-        )
+        env = {**os.environ, "BASELINE_PORT": str(port)}
+        process = supervisor.start("bare-sync", baseline("bare_sync.py"), env)
         supervisor.wait_ready("bare-sync", process, lambda: accepts(port), timeout=15)
         yield port
 

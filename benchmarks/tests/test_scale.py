@@ -16,10 +16,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-def _size(
-    books: int, *, start_s: float = 1.0, cpu_us: float = 300.0, readers: float = 60.0
-) -> Size:
-    size = Size(books, start_s, rss_start_mb=55.0, first_call_ms=[1.0, 1.2, 3.0])
+def _size(*, start_s: float = 1.0, cpu_us: float = 300.0, readers: float = 60.0) -> Size:
+    size = Size(start_s, rss_start_mb=55.0, first_call_ms=[1.0, 1.2, 3.0])
     size.cpu_us = {kind: [cpu_us, cpu_us] for kind in KINDS}
     size.rss_readers_mb = readers
     return size
@@ -34,16 +32,16 @@ def test_a_generated_catalog_builds_and_loads(tmp_path: Path) -> None:
 
 
 def test_every_target_is_met_by_figures_within_them() -> None:
-    sizes = {n: _size(n) for n in SIZES}
+    sizes = {n: _size() for n in SIZES}
     targets = scale_verdicts(sizes)
     assert len(targets) == 3 + len(KINDS) + 1
     assert missed(targets) is None
 
 
 def test_a_slow_start_a_costly_call_and_growing_memory_are_missed() -> None:
-    sizes = {n: _size(n) for n in SIZES}
-    sizes[TARGET_SIZE] = _size(TARGET_SIZE, start_s=6.0, cpu_us=340.0)
-    sizes[READERS_SIZE] = _size(READERS_SIZE, readers=80.0)
+    sizes = {n: _size() for n in SIZES}
+    sizes[TARGET_SIZE] = _size(start_s=6.0, cpu_us=340.0)
+    sizes[READERS_SIZE] = _size(readers=80.0)
     problem = missed(scale_verdicts(sizes))
     assert problem is not None
     assert "start to SERVING 6.000 s" in problem
@@ -52,7 +50,7 @@ def test_a_slow_start_a_costly_call_and_growing_memory_are_missed() -> None:
 
 
 def test_only_the_sizes_measured_are_judged_and_reported() -> None:
-    sizes = {196: _size(196), 10_000: _size(10_000, cpu_us=330.0)}
+    sizes = {196: _size(), 10_000: _size(cpu_us=330.0)}
     assert scale_verdicts(sizes) == []
     args = argparse.Namespace(rounds=2, calls=1_000, readers=500, load=[1.0, 2.0])
     text = report(sizes, "Not available: the server runs one process.", args)

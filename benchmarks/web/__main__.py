@@ -3,9 +3,6 @@
 The contenders (`LABELS`) alternate over rounds in two placements (`PLACEMENTS`); the report's
 opening (`_report`) says what each one is and how each figure is taken. Targets: live at least
 0.95 x floor and 1.2 x tutorial requests/s, medians of the per-round ratios on the whole machine.
-
-Usage: python -m benchmarks.web [--rounds 5] [--seconds 10] [--output docs/benchmarks-web.md]
-                                [--check-targets]  (exit 1 when a target is missed)
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.baselines.tutorial import generate_stubs
-from benchmarks.common import TRACED_RATIO, finish, rotated, tracing
+from benchmarks.common import BASELINES, TRACED_RATIO, baseline, finish, rotated, row, tracing
 from harness.load import WrkRun, wrk
 from harness.metrics import difference
 from harness.otlp import OtlpReceiver
@@ -38,7 +35,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parents[2]
-BASELINES = ROOT / "benchmarks" / "baselines"
 CONNECTIONS = 8
 FLOOR_TARGET, TUTORIAL_TARGET = 0.95, 1.2
 LABELS = {
@@ -101,11 +97,6 @@ class Contender:
     calls: Callable[[], dict[str, float]] | None = None
     runs: dict[str, list[Run]] = field(default_factory=dict)
 
-    @property
-    def label(self) -> str:
-        """What the contender is, for the report's tables."""
-        return LABELS[self.name]
-
 
 def main() -> int:
     """Run the rounds and write the report; raise if a run was invalid."""
@@ -161,11 +152,8 @@ def _start(
     service = Replica(supervisor, "recommendations", catalog)
     traced_service = Replica(supervisor, "recommendations-traced", catalog, extra_env=otel)
     bare_port = free_port()
-    bare_server = supervisor.start(
-        "bare-sync",
-        [sys.executable, str(BASELINES / "bare_sync.py")],
-        clean_environment({"BASELINE_PORT": str(bare_port)}),
-    )
+    bare_env = clean_environment({"BASELINE_PORT": str(bare_port)})
+    bare_server = supervisor.start("bare-sync", baseline("bare_sync.py"), bare_env)
 
     def bench_only(name: str, target: str) -> Website:
         """The page of `static_site.py` or `floor_site.py`, bench-only WSGI entry points."""
@@ -214,11 +202,8 @@ def _start_tutorial(
     generated = generate_stubs(workdir / "tutorial-stubs")
     grpc_port, web_port = free_port(), free_port()
     stubs = {"PYTHONPATH": str(generated)}
-    server = supervisor.start(
-        "tutorial-server",
-        [sys.executable, str(BASELINES / "tutorial" / "server.py")],
-        clean_environment({**stubs, "BASELINE_PORT": str(grpc_port)}),
-    )
+    server_env = clean_environment({**stubs, "BASELINE_PORT": str(grpc_port)})
+    server = supervisor.start("tutorial-server", baseline("tutorial/server.py"), server_env)
     flask = {"FLASK_APP": "app.py", "RECOMMENDATIONS_HOST": "127.0.0.1"}
     site = supervisor.start(
         "tutorial-marketplace",
@@ -285,24 +270,22 @@ def _ratios(runs: list[Run], other: list[Run]) -> tuple[list[float], list[float]
     return rates, cpus
 
 
-def _listed(values: list[float]) -> str:
-    return ", ".join(f"{v:.2f}" for v in values)
+def _cells(values: list[float]) -> tuple[str, str]:
+    """Per-round values and their median, as two cells of a table."""
+    return ", ".join(f"{v:.2f}" for v in values), f"{statistics.median(values):.2f}"
 
 
 def _placement_tables(contenders: list[Contender], placement: str) -> tuple[str, bool]:
     """The markdown tables of one placement, and whether both targets were met there."""
     judged = placement == JUDGED.name
     by_name = {c.name: c.runs[placement] for c in contenders}
-    lines = [
-        "| Contender | req/s (median) | web CPU per request | gRPC server CPU per request "
-        "| p50 | p99 |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
+    columns = "Contender", "req/s (median)", "web CPU per request", "gRPC server CPU per request"
+    lines = [row(*columns, "p50", "p99"), "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for contender in contenders:
         runs = contender.runs[placement]
         backend = [r.backend_cpu_us for r in runs if r.backend_cpu_us is not None]
         lines.append(
-            f"| {contender.label} | {statistics.median(r.load.rate for r in runs):,.0f} "
+            f"| {LABELS[contender.name]} | {statistics.median(r.load.rate for r in runs):,.0f} "
             f"| {statistics.median(r.cpu_us for r in runs):,.0f} us "
             f"| {f'{statistics.median(backend):,.0f} us' if backend else '-'} "
             f"| {statistics.median(r.load.p50_ms for r in runs):.1f} ms "
@@ -313,24 +296,18 @@ def _placement_tables(contenders: list[Contender], placement: str) -> tuple[str,
     met = True
     for name, other, target, note in _RATIOS:
         rates, cpus = _ratios(by_name[name], by_name[other])
-        median = statistics.median(rates)
-        verdict = "-"
+        median, verdict = statistics.median(rates), "-"
         if target is not None:
             met = met and median >= target
             outcome = ("met" if median >= target else "NOT MET") if judged else "not judged here"
             verdict = f">= {target:.2f}: {outcome}"
-        lines.append(
-            f"| {name} req/s vs {other}{note} | {_listed(rates)} | {median:.2f} | {verdict} |"
-        )
-        lines.append(
-            f"| {name} web CPU per request vs {other} | {_listed(cpus)} "
-            f"| {statistics.median(cpus):.2f} | - |"
-        )
+        lines.append(row(f"{name} req/s vs {other}{note}", *_cells(rates), verdict))
+        lines.append(row(f"{name} web CPU per request vs {other}", *_cells(cpus), "-"))
     lines += ["", "| Round | " + " | ".join(c.name for c in contenders) + " |"]
     lines.append("| --- |" + " ---: |" * len(contenders))
-    for number, row in enumerate(zip(*by_name.values(), strict=True), 1):
-        cells = " | ".join(f"{r.load.rate:,.0f} req/s, {r.cpu_us:,.0f} us" for r in row)
-        lines.append(f"| {number} | {cells} |")
+    for number, in_round in enumerate(zip(*by_name.values(), strict=True), 1):
+        cells = (f"{r.load.rate:,.0f} req/s, {r.cpu_us:,.0f} us" for r in in_round)
+        lines.append(row(number, *cells))
     return "\n".join(lines), met
 
 
