@@ -16,12 +16,6 @@ def test_the_docstring_examples_hold(module: object) -> None:
     assert not failed
 
 
-def test_a_spread_has_the_median_and_quartiles() -> None:
-    s = stats.spread([1.3, 0.9, 1.0, 1.1, 1.2, 0.8, 1.05, 1.15, 0.95])
-    assert s.median == 1.05
-    assert (s.q1, s.q3) == pytest.approx((0.95, 1.15))
-
-
 def test_an_even_number_of_rounds_has_a_median_between_the_middle_two() -> None:
     s = stats.spread([1.0, 1.2])
     assert s.median == pytest.approx(1.1)
@@ -43,12 +37,6 @@ def test_ratios_pair_the_rounds() -> None:
     ("cpu", "rate", "p50", "missed"),
     [
         (1.25, 0.85, 0.999, None),
-        (
-            1.251,
-            0.85,
-            0.5,
-            "missed target: CPU per call 1.251 x bare-sync (target <= 1.25 x bare-sync)",
-        ),
         (1.0, 0.849, 0.5, "missed target: calls/s 0.849 x tutorial (target >= 0.85 x tutorial)"),
         (1.0, 1.0, 1.0, "missed target: p50 at 1x1 1.000 ms (target < 1.00 ms)"),
         (
