@@ -7,17 +7,14 @@ statuses: `benchmarks.answers` checks those.
 
 from __future__ import annotations
 
-import re
-import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bookshop.recommendations.v1 import recommendations_pb2 as v1
 from bookshop.recommendations.v2 import recommendations_pb2 as v2
 
-from harness.api import grpc_frame
-from harness.load import LOAD_CONNECTIONS, LOAD_STREAMS
-from harness.processes import taskset, tree_cpu_seconds
+from harness import api
+from harness.load import LOAD_CONNECTIONS, LOAD_STREAMS, h2load_grpc
+from harness.processes import tree_cpu_seconds
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,10 +29,7 @@ SERVICE_REQUEST = v2.RecommendRequest(
 """The call the service is measured on: v2 Recommend with the homepage's request (three mystery
 books for a reader), what the website calls."""
 
-V1_PATH = f"/{v1.DESCRIPTOR.services_by_name['RecommendationsService'].full_name}/Recommend"
-V1_REQUEST = v1.RecommendRequest(
-    user_id=1, category=v1.BOOK_CATEGORY_MYSTERY, max_results=3
-).SerializeToString()
+V1_PATH, V1_REQUEST = api.RECOMMEND_PATH, api.encode_request(1, api.MYSTERY, 3)
 """The deprecated v1's call, measured beside v2: the same three books, asked the old way."""
 
 
@@ -51,7 +45,8 @@ class Run:
 
 
 def run(
-    url: str,
+    address: str,
+    path: str,
     request: bytes,
     calls: int,
     tmp: Path,
@@ -60,34 +55,32 @@ def run(
     clients: int = LOAD_CONNECTIONS,
     streams: int = LOAD_STREAMS,
 ) -> Run:
-    """Send `calls` unary calls of `request` to `url` over `clients` connections of `streams`
-    concurrent streams each, with the CPU time per call of the process tree of `pid` (0 without
-    one); raise SystemExit unless every call got an HTTP 200."""
-    body, log = tmp / "h2load-body.bin", tmp / "h2load.log"
-    body.write_bytes(grpc_frame(request))
-    log.unlink(missing_ok=True)  # h2load appends to an existing log
-    command = [
-        *taskset(LOAD_CPU), "h2load", "-n", str(calls), "-c", str(clients),
-        "-m", str(streams), "-H", "content-type: application/grpc", "-H", "te: trailers",
-        "-d", str(body), "--log-file", str(log), url,
-    ]  # fmt: skip
+    """Send `calls` unary calls of `request` to `path` at `address` over `clients` connections of
+    `streams` concurrent streams each, with the CPU time per call of the process tree of `pid` (0
+    without one); raise SystemExit unless every call got an HTTP 200."""
     cpu = tree_cpu_seconds(pid) if pid is not None else 0.0
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    seen = h2load_grpc(
+        address,
+        path,
+        api.grpc_frame(request),
+        workdir=tmp,
+        calls=calls,
+        connections=clients,
+        streams=streams,
+        cpu=LOAD_CPU,
+    )
     cpu = tree_cpu_seconds(pid) - cpu if pid is not None else 0.0
-    done = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded", output)
-    if done is None or int(done.group(1)) != calls:
-        raise SystemExit(f"h2load did not complete every call:\n{output}")
-    rate = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", output)
-    if rate is None:
-        raise SystemExit(f"cannot read h2load's rate:\n{output}")
-    durations = sorted(int(line.split("\t")[2]) for line in log.read_text().splitlines())
+    if seen.succeeded != calls:
+        failures = f"{seen.failed} failed, {seen.errored} errored"
+        raise SystemExit(f"h2load: {seen.succeeded} of {calls} calls got an HTTP 200 ({failures})")
+    latencies = sorted(latency for _start, latency in seen.calls)
     return Run(
         cpu_us_per_call=cpu / calls * 1e6,
-        calls_per_second=float(rate.group(1)),
-        p50_ms=_percentile(durations, 50) / 1000,
-        p99_ms=_percentile(durations, 99) / 1000,
+        calls_per_second=seen.rate,
+        p50_ms=_percentile(latencies, 50) * 1000,
+        p99_ms=_percentile(latencies, 99) * 1000,
     )
 
 
-def _percentile(values: list[int], percent: int) -> float:
-    return float(values[min(len(values) - 1, len(values) * percent // 100)])
+def _percentile(values: list[float], percent: int) -> float:
+    return values[min(len(values) - 1, len(values) * percent // 100)]

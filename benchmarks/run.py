@@ -85,13 +85,8 @@ def main() -> int:
                 run, one = _measure(supervisor, contender, args, Path(tmp))
                 contender.runs.append(run)
                 contender.single.append(one)
-                print(
-                    f"round {round_number + 1} {contender.name:<24} "
-                    f"{run.cpu_us_per_call:7.1f} us CPU/call {run.calls_per_second:8.0f} calls/s "
-                    f"p50 {run.p50_ms:.2f} ms p99 {run.p99_ms:.2f} ms "
-                    f"| 1x1 p50 {one.p50_ms:.3f} ms",
-                    flush=True,
-                )
+                figures = f"{run.cpu_us_per_call:6.1f} us/call {run.calls_per_second:5.0f} calls/s"
+                print(f"round {round_number + 1} {contender.name:<32} {figures}", flush=True)
     receiver.stop()
     args.spans = _check_traced(len(receiver.spans()), args)
     args.load = (load_before, os.getloadavg()[0])
@@ -152,18 +147,18 @@ def _measure(
     ports = {"BASELINE_PORT": str(port), "RECOMMENDATIONS_PORT": str(port)}
     ports["RECOMMENDATIONS_METRICS_PORT"] = str(metrics_port)
     env = {**os.environ, **contender.env, **ports}
-    url, request = f"http://127.0.0.1:{port}{contender.path}", contender.request
+    address, path, request = f"127.0.0.1:{port}", contender.path, contender.request
     server = supervisor.start(contender.name, contender.command, env, cpu=int(SERVER_CPU))
     try:
         supervisor.wait_ready(contender.name, server, lambda: accepts(port), timeout=15)
-        check_answers(contender.name, port, contender.path, request)
-        h2load.run(url, request, 500, tmp)  # warm-up: caches, connections
+        check_answers(contender.name, port, path, request)
+        h2load.run(address, path, request, 500, tmp)  # warm-up: caches, connections
         before = handled_calls(metrics_port) if contender.name in SERVICES else None
-        run = h2load.run(url, request, args.calls, tmp, pid=server.pid)
-        one = h2load.run(url, request, args.latency_calls, tmp, clients=1, streams=1)
+        run = h2load.run(address, path, request, args.calls, tmp, pid=server.pid)
+        one = h2load.run(address, path, request, args.latency_calls, tmp, clients=1, streams=1)
         if before is not None:
             require_ok(contender.name, metrics_port, before, args.calls + args.latency_calls)
-        check_answers(contender.name, port, contender.path, request)
+        check_answers(contender.name, port, path, request)
     finally:
         supervisor.stop(server, timeout=15)
     return run, one

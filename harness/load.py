@@ -163,21 +163,25 @@ def h2load_grpc(
     frame: bytes,
     *,
     workdir: Path,
-    seconds: float,
+    seconds: float | None = None,
+    calls: int | None = None,
     connections: int = LOAD_CONNECTIONS,
     streams: int = LOAD_STREAMS,
-    cpu: int | None = None,
+    cpu: int | str | None = None,
 ) -> H2loadRun:
-    """Unary gRPC calls of the framed request `frame` on `path` for `seconds` (h2load -D)."""
+    """Unary gRPC calls of the framed request `frame` on `path`: for `seconds` (h2load -D), or
+    `calls` of them (-n)."""
+    if (seconds is None) == (calls is None):
+        raise ValueError("give either seconds or calls")
     body, log = workdir / "h2load-body.bin", workdir / "h2load-calls.log"
     body.write_bytes(frame)
-    log.unlink(missing_ok=True)
+    log.unlink(missing_ok=True)  # h2load appends to an existing log
     command = [
         *taskset(cpu),
         "h2load",
         f"-c{connections}",
         f"-m{streams}",
-        f"-D{round(seconds)}",
+        f"-D{round(seconds)}" if seconds is not None else f"-n{calls}",
         "-H",
         "content-type: application/grpc",
         "-H",
@@ -197,9 +201,9 @@ def h2load_grpc(
     if counts is None or elapsed is None:
         raise RuntimeError(f"unexpected h2load output:\n{output}")
     seconds_taken = float(elapsed.group(1)) / (1000 if elapsed.group(2) == "ms" else 1)
-    calls: list[tuple[float, float]] = []
+    timings: list[tuple[float, float]] = []
     for line in log.read_text().splitlines():
         start_us, _status, latency_us = line.split("\t")[:3]
-        calls.append((int(start_us) / 1e6, int(latency_us) / 1e6))
+        timings.append((int(start_us) / 1e6, int(latency_us) / 1e6))
     started, done, succeeded, failed, errored = (int(counts.group(i)) for i in range(1, 6))
-    return H2loadRun(started, done, succeeded, failed, errored, seconds_taken, calls)
+    return H2loadRun(started, done, succeeded, failed, errored, seconds_taken, timings)

@@ -116,19 +116,18 @@ def main() -> int:
     try:
         contenders, outage = _start(supervisor, workdir, receiver.grpc_endpoint)
         for placement in PLACEMENTS:
-            _place(contenders, placement)
-            for contender in contenders:
+            for contender in contenders:  # placed, and warmed up there
+                pin_tree(contender.pid, placement.web)
+                if contender.backend_pid is not None:
+                    pin_tree(contender.backend_pid, placement.backend)
                 wrk(contender.url, seconds=2, connections=CONNECTIONS, cpu=placement.load)
             for round_number in range(args.rounds):
                 for contender in rotated(contenders, round_number):
                     run = _measure(contender, args.seconds, placement.load)
                     contender.runs.setdefault(placement.name, []).append(run)
-                    print(
-                        f"{placement.name} round {round_number + 1} {contender.name:<8} "
-                        f"{run.load.rate:6.0f} req/s {run.cpu_us:6.0f} us CPU/req  "
-                        f"p50 {run.load.p50_ms:5.1f} ms  p99 {run.load.p99_ms:5.1f} ms",
-                        flush=True,
-                    )
+                    figures = f"{run.load.rate:5.0f} req/s {run.cpu_us:5.0f} us CPU/req"
+                    where = f"{placement.name} round {round_number + 1}"
+                    print(f"{where} {contender.name:<12} {figures}", flush=True)
         down = outage()
     finally:
         supervisor.close()
@@ -216,14 +215,6 @@ def _start_tutorial(
         "tutorial-marketplace", site, lambda: answers(url), what="serving its homepage", timeout=20
     )
     return server, site, url
-
-
-def _place(contenders: list[Contender], placement: Placement) -> None:
-    """Set the CPU affinity of every web server and gRPC server for `placement`."""
-    for contender in contenders:
-        pin_tree(contender.pid, placement.web)
-        if contender.backend_pid is not None:
-            pin_tree(contender.backend_pid, placement.backend)
 
 
 def _measure(contender: Contender, seconds: float, load_cpu: int | None) -> Run:
