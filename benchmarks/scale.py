@@ -97,12 +97,12 @@ def build(tmp: Path, books: int) -> Path:
 
 
 def start(
-    supervisor: Supervisor, name: str, catalog: Path, env: dict[str, str] | None = None
+    supervisor: Supervisor, name: str, catalog: Path, env: dict[str, str], *, pinned: bool = True
 ) -> tuple[Replica, float]:
-    """Start a server, pinned to `SERVER_CPU` unless given an `env` (then on every CPU), and
+    """Start a server with extra `env`, pinned to `SERVER_CPU` (or free to use every CPU), and
     return it with its seconds from start to SERVING."""
-    cpu = None if env else int(SERVER_CPU)
-    replica = Replica(supervisor, name, catalog, cpu=cpu, extra_env=env or {})
+    cpu = int(SERVER_CPU) if pinned else None
+    replica = Replica(supervisor, name, catalog, cpu=cpu, extra_env=env)
     began = time.monotonic()
     replica.start(wait=False)
     replica.wait_serving(timeout=120)
@@ -211,9 +211,8 @@ def processes_row(supervisor: Supervisor, catalog: Path, n: int, calls: int, tmp
     path, request = requests(catalog)["v2 first page"]
     rows = []
     for count in (n, 1):
-        replica, _ = start(
-            supervisor, f"processes-{count}", catalog, {"RECOMMENDATIONS_PROCESSES": str(count)}
-        )
+        env = {"RECOMMENDATIONS_PROCESSES": str(count)}
+        replica, _ = start(supervisor, f"processes-{count}", catalog, env, pinned=False)
         if len(tree_pids(replica.pid)) < count:
             raise SystemExit(f"error: the server runs fewer than {count} processes")
         run = h2load.run(replica.address, path, request, calls, tmp, pid=replica.pid)
@@ -277,7 +276,7 @@ def main() -> int:
     ):
         tmp, sizes, replicas = Path(tmp_name), {}, {}
         for books in args.sizes:
-            replica, seconds = start(supervisor, f"books-{books}", build(tmp, books))
+            replica, seconds = start(supervisor, f"books-{books}", build(tmp, books), {})
             replicas[books] = replica
             size = sizes[books] = Size(seconds, rss_mb(replica), first_calls(replica, books))
             print(f"{books:>9,} books: SERVING after {seconds:.1f} s, {size.rss_start_mb:.0f} MB")

@@ -53,6 +53,7 @@ def test_only_the_sizes_measured_are_judged_and_reported() -> None:
     sizes = {196: _size(), 10_000: _size(cpu_us=330.0)}
     assert scale_verdicts(sizes) == []
     args = argparse.Namespace(rounds=2, calls=1_000, readers=500, load=[1.0, 2.0])
-    text = report(sizes, "Not available: the server runs one process.", args)
+    processes = "| processes | calls/s | CPU per call (us) |"
+    text = report(sizes, processes, args)
     assert "| 10,000 | 1.0 s | 55 MB | 1.2 ms (max 3.0) | 1.10 / 1.10 / 1.10 | 60 MB |" in text
-    assert text.endswith("Not available: the server runs one process.\n")
+    assert text.endswith(f"## N processes against one\n\n{processes}\n")
