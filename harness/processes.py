@@ -68,9 +68,10 @@ class Supervisor:
         env: Mapping[str, str],
         *,
         cwd: Path | None = None,
-        cpu: int | None = None,
+        cpu: int | str | None = None,
     ) -> subprocess.Popen[bytes]:
-        """Start `argv` (pinned to `cpu` when given), its output appended to logs/<name>.log."""
+        """Start `argv` (pinned to `cpu`, a taskset CPU list, when given; otherwise on the CPUs
+        this process may use), its output appended to logs/<name>.log."""
         command = [*taskset(cpu), *argv]
         with (self._logs / f"{name}.log").open("ab") as log:
             process = subprocess.Popen(

@@ -56,7 +56,7 @@ class Replica:
     catalog: Path
     drain_seconds: float = 0
     tls: ServerTls | None = None
-    cpu: int | None = None
+    cpu: int | str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     command: tuple[str, ...] = (SERVER,)
     port: int = field(default_factory=free_port)
