@@ -130,9 +130,13 @@ def start_process(tmp_path: Path, catalog_file: Path) -> Iterator[Callable[..., 
     names = (f"server-{n}" for n in itertools.count())
     with Supervisor(tmp_path / "logs") as supervisor:
 
-        def _start(command: tuple[str, ...] = (SERVER,), **variables: str) -> Replica:
+        def _start(
+            command: tuple[str, ...] = (SERVER,), *, cpu: str | None = None, **variables: str
+        ) -> Replica:
             env = {"RECOMMENDATIONS_LOG_LEVEL": "INFO", **variables}
-            replica = Replica(supervisor, next(names), catalog_file, extra_env=env, command=command)
+            replica = Replica(
+                supervisor, next(names), catalog_file, cpu=cpu, extra_env=env, command=command
+            )
             replica.start()
             return replica
 

@@ -6,6 +6,12 @@ N processes that each build a whole server on the same ports; the kernel spreads
 over them. The parent creates no gRPC object, and each child is started with multiprocessing's
 "spawn", so no gRPC state, lock or thread is ever copied into a child.
 
+CPUs: when the parent may run on exactly as many CPUs as it starts processes (`auto`, or a
+cpuset of N CPUs), each child is pinned to one of them. A process free to move hands the GIL
+between threads running on different CPUs, which cost 1.7 times the CPU per call
+(docs/performance.md). With more CPUs than processes the kernel places them, so that pods
+sharing a node do not crowd the same CPUs.
+
 Metrics: the children count in prometheus-client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR,
 a fresh directory the parent makes and removes), and the parent serves their sum on the metrics
 port. SIGTERM or SIGINT to the parent is passed to every child, each drains as a single server
@@ -33,7 +39,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from recommendations.server import StartupError, start_metrics
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
     from multiprocessing.process import BaseProcess
     from types import FrameType
     from wsgiref.simple_server import WSGIServer
@@ -76,19 +82,32 @@ def serve_processes(settings: Settings) -> int:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
+def cpus_of(count: int, allowed: Collection[int]) -> list[int | None]:
+    """The CPU each of `count` processes is pinned to (None: not pinned), for a parent that may
+    run on the CPUs `allowed`: one each when there are exactly `count` of them.
+
+    >>> cpus_of(2, {3, 1})
+    [1, 3]
+    >>> cpus_of(2, {0, 1, 2})
+    [None, None]
+    """
+    pinned: list[int | None] = [*sorted(allowed)]
+    return pinned if len(pinned) == count else [None] * count
+
+
 def _supervise(settings: Settings, count: int, received: list[int]) -> int:
     context = multiprocessing.get_context("spawn")
+    cpus = cpus_of(count, os.sched_getaffinity(0))
     children = [
-        context.Process(target=_child, args=(settings,), name=f"recommendations-{n}")
-        for n in range(count)
+        context.Process(target=_child, args=(settings, cpu), name=f"recommendations-{n}")
+        for n, cpu in enumerate(cpus)
     ]
     for child in children:
         child.start()
+    pids = [c.pid for c in children]
     _log.info(
         "processes started",
-        extra={
-            "fields": {"processes": count, "port": settings.port, "pids": [c.pid for c in children]}
-        },
+        extra={"fields": {"processes": count, "port": settings.port, "pids": pids, "cpus": cpus}},
     )
     while not received:
         ended = [child for child in children if not child.is_alive()]
@@ -120,8 +139,11 @@ def _stop(children: Sequence[BaseProcess], settings: Settings) -> bool:
     return all(code == 0 for code in codes)
 
 
-def _child(settings: Settings) -> None:
-    """One server process: the same start-up as a single server, on the shared ports."""
+def _child(settings: Settings, cpu: int | None) -> None:
+    """One server process, on `cpu` if given: the same start-up as a single server, on the
+    shared ports."""
+    if cpu is not None:  # before any thread starts: threads inherit the affinity
+        os.sched_setaffinity(0, {cpu})
     # Imported here, in the child: prometheus-client must see PROMETHEUS_MULTIPROC_DIR first.
     from recommendations.cli import run_server  # noqa: PLC0415
 

@@ -231,6 +231,22 @@ def test_several_processes_share_the_port_their_metrics_add_up_and_sigterm_drain
     assert replica.log_messages().count("stopped") == 2
 
 
+def test_as_many_processes_as_cpus_run_each_on_a_cpu_of_its_own(
+    start_process: Callable[..., Replica],
+) -> None:
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    assert len(cpus) == 2, "this test needs two CPUs"
+    replica = start_process(cpu=",".join(map(str, cpus)), RECOMMENDATIONS_PROCESSES="2")
+    placed = sorted(_cpus_of_threads(pid) for pid in _serving_pids(replica))
+    assert placed == [{cpu} for cpu in cpus]
+
+
+def _cpus_of_threads(pid: int) -> set[int]:
+    """The CPUs any thread of `pid` may run on."""
+    tasks = Path(f"/proc/{pid}/task").iterdir()
+    return {cpu for task in tasks for cpu in os.sched_getaffinity(int(task.name))}
+
+
 def test_a_process_that_dies_stops_the_others_and_the_parent_fails(
     start_process: Callable[..., Replica],
 ) -> None:
