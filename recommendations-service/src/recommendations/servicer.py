@@ -53,12 +53,10 @@ class RecommendationsServicerV1(v1_grpc.RecommendationsServiceServicer):
             books = self._recommender.recommend(request.user_id, category, request.max_results)
         except InvalidRequestError as error:
             abort_bad_request(context, _worded(error, self._categories, request.category))
-        return v1.RecommendResponse(
-            recommendations=[
-                v1.BookRecommendation(id=book.id, title=book.title, author=book.author)
-                for book in books
-            ]
-        )
+        response = v1.RecommendResponse()
+        for book in books:
+            response.recommendations.add(id=book.id, title=book.title, author=book.author)
+        return response
 
 
 class RecommendationsServicerV2(v2_grpc.RecommendationsServiceServicer):
@@ -80,9 +78,10 @@ class RecommendationsServicerV2(v2_grpc.RecommendationsServiceServicer):
             )
         except InvalidRequestError as error:
             abort_bad_request(context, _worded(error, self._categories, request.category))
-        return v2.RecommendResponse(
-            books=[self._book(book) for book in books], next_page_token=next_page_token
-        )
+        response = v2.RecommendResponse(next_page_token=next_page_token)
+        for book in books:
+            _set_book(response.books.add(), book)
+        return response
 
     def GetBook(  # noqa: N802 - the rpc's name, as in the generated servicer
         self, request: v2.GetBookRequest, context: grpc.ServicerContext
@@ -94,15 +93,21 @@ class RecommendationsServicerV2(v2_grpc.RecommendationsServiceServicer):
         book = self._catalog.get(request.book_id)
         if book is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no book has the id {request.book_id}")
-        return self._book(book)
+        return _set_book(v2.Book(), book)
 
-    def _book(self, book: Book) -> v2.Book:
-        return v2.Book(
-            id=book.id,
-            title=book.title,
-            author=book.author,
-            category=_V2_CATEGORIES[book.category],
-        )
+
+def _set_book(message: v2.Book, book: Book) -> v2.Book:
+    """Set `message`'s fields to `book`'s and return it.
+
+    Responses fill their books in place (`books.add()`): a `Book` built on its own and then
+    passed to the response is copied into it once more, 1.3 us of the 3.7 us that building the
+    homepage's response took (docs/performance.md).
+    """
+    message.id = book.id
+    message.title = book.title
+    message.author = book.author
+    message.category = _V2_CATEGORIES[book.category]
+    return message
 
 
 def add_to_server(recommender: Recommender, catalog: Catalog, server: grpc.Server) -> None:
