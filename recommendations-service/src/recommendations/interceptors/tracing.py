@@ -7,8 +7,8 @@ ids. Why an interceptor of ours rather than opentelemetry-instrumentation-grpc's
 a status only when the handler aborts through its own context wrapper, so a call ended with
 `abort_with_status` (every INVALID_ARGUMENT this service returns, with its details) is exported
 with `rpc.grpc.status_code` 0; it calls grpcio's non-blocking streams (the health Watch) without
-their send callback; and it builds a handler and a context wrapper for every call
-(docs/benchmarks.md has what each costs).
+their send callback; and it builds a handler and a context wrapper for every call, which cost
+a loaded server 10 to 15% more CPU per call than this interceptor (docs/performance.md).
 """
 
 from __future__ import annotations
