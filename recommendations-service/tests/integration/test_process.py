@@ -237,8 +237,9 @@ def test_as_many_processes_as_cpus_run_each_on_a_cpu_of_its_own(
     cpus = sorted(os.sched_getaffinity(0))[:2]
     assert len(cpus) == 2, "this test needs two CPUs"
     replica = start_process(cpu=",".join(map(str, cpus)), RECOMMENDATIONS_PROCESSES="2")
-    placed = sorted(_cpus_of_threads(pid) for pid in _serving_pids(replica))
-    assert placed == [{cpu} for cpu in cpus]
+    # Sorted as lists: sets compare by inclusion, which leaves [{1}, {0}] unsorted.
+    placed = sorted(sorted(_cpus_of_threads(pid)) for pid in _serving_pids(replica))
+    assert placed == [[cpu] for cpu in cpus]
 
 
 def _cpus_of_threads(pid: int) -> set[int]:
