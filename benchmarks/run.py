@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import statistics
 import sys
 import tempfile
@@ -38,8 +39,10 @@ if TYPE_CHECKING:
 SERVICE = "recommendations-service"
 SERVICE_V1 = "recommendations-service-v1"
 SERVICE_TRACED = "recommendations-service-traced"
-SERVICES = (SERVICE, SERVICE_V1, SERVICE_TRACED)
+SERVICE_FIXED_PAGE = "recommendations-service-fixed-page"
+SERVICES = (SERVICE, SERVICE_V1, SERVICE_TRACED, SERVICE_FIXED_PAGE)
 """The contenders that are this service (with metrics to read); the others are baselines."""
+FIXED_PAGE_SERVICE = Path(__file__).with_name("fixed_page_service.py")
 
 _CPU: Callable[[Run], float] = attrgetter("cpu_us_per_call")
 _RATE: Callable[[Run], float] = attrgetter("calls_per_second")
@@ -128,6 +131,12 @@ def _contenders(tmp: Path, catalog: Path, otlp_endpoint: str) -> list[Contender]
             server,
             env={**service, **tracing(otlp_endpoint)},
         ),
+        Contender(
+            SERVICE_FIXED_PAGE,
+            "this service, its recommender handing out one fixed page (bench only)",
+            [sys.executable, str(FIXED_PAGE_SERVICE)],
+            env=service,
+        ),
     ]
 
 
@@ -184,6 +193,9 @@ def _report(contenders: list[Contender], args: argparse.Namespace) -> tuple[str,
     v1_cpu = stats.spread(ratios(SERVICE_V1, cheapest, _CPU))
     v1_rate = stats.spread(ratios(SERVICE_V1, fastest, _RATE))
     traced = stats.spread(ratios(SERVICE_TRACED, SERVICE, _CPU))
+    fixed_cpu = stats.spread(ratios(SERVICE_FIXED_PAGE, cheapest, _CPU))
+    fixed_rate = stats.spread(ratios(SERVICE_FIXED_PAGE, fastest, _RATE))
+    busy = [statistics.median(map(_busy, c.runs)) for c in contenders]
     service = next(c for c in contenders if c.name == SERVICE)
     judged = [
         *targets.service_targets(
@@ -205,6 +217,8 @@ def _report(contenders: list[Contender], args: argparse.Namespace) -> tuple[str,
         f"Written by `make bench` (`benchmarks/run.py`) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
         "",
         f"- Each server alone, pinned to CPU {SERVER_CPU}; h2load pinned to CPU {LOAD_CPU}.",
+        f"- Every server runs on Python {platform.python_version()} from `{sys.base_prefix}`"
+        " (the interpreter `.venv` was made from).",
         f"- The service is called on `{SERVICE_PATH}` with the homepage's request (a reader,"
         " mystery, 3 books); the bare baselines answer that path with empty replies, the"
         " tutorial its own `/Recommendations/Recommend` (3 books).",
@@ -225,14 +239,15 @@ def _report(contenders: list[Contender], args: argparse.Namespace) -> tuple[str,
         "",
         "## Medians over the rounds",
         "",
-        "| Server | CPU per call (us) | Calls/s | p50 (ms) | p99 (ms) | p50 at 1x1 (ms) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| Server | CPU per call (us) | Calls/s | CPU busy | p50 (ms) | p99 (ms)"
+        " | p50 at 1x1 (ms) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for c in contenders:
+    for c, c_busy in zip(contenders, busy, strict=True):
         runs = c.runs
         lines.append(
             f"| {c.label} | {statistics.median(map(_CPU, runs)):.0f} "
-            f"| {statistics.median(map(_RATE, runs)):.0f} "
+            f"| {statistics.median(map(_RATE, runs)):.0f} | {c_busy:.0%} "
             f"| {statistics.median(r.p50_ms for r in runs):.2f} "
             f"| {statistics.median(r.p99_ms for r in runs):.2f} "
             f"| {statistics.median(r.p50_ms for r in c.single):.3f} |"
@@ -265,6 +280,14 @@ def _report(contenders: list[Contender], args: argparse.Namespace) -> tuple[str,
         f"- Tracing on ({TRACED_RATIO:.0%} ratio, {args.spans} spans exported), CPU per call,"
         f" ratio to tracing off: {_judged(traced, judged[5])}.",
         "",
+        "Not a target: what the service costs without its recommender's own work (the reader's"
+        f" order, the page token), as `benchmarks/{FIXED_PAGE_SERVICE.name}` serves it: CPU per"
+        f" call to {cheapest} {_spread(fixed_cpu)}, calls/s to {fastest} {_spread(fixed_rate)}."
+        f" Every server kept its CPU {_range(min(busy), max(busy))} busy (CPU per call x"
+        " calls/s), so its calls/s is about the inverse of its CPU per call, and calls/s at"
+        f" {targets.RATE_RATIO_MIN} x {fastest} asks for a CPU per call of at most"
+        f" {1 / targets.RATE_RATIO_MIN:.3f} x.",
+        "",
     ]
     return "\n".join(lines), targets.missed(judged)
 
@@ -272,9 +295,24 @@ def _report(contenders: list[Contender], args: argparse.Namespace) -> tuple[str,
 def _judged(spread: stats.Spread, target: Target) -> str:
     """A ratio's median in bold, its middle half in brackets, its target and the verdict."""
     return (
-        f"**{spread.median:.3f}** [{spread.q1:.3f}-{spread.q3:.3f}]"
-        f" (target {target.comparison} {target.bound:.2f}): {_VERDICT[target.met]}"
+        f"{_spread(spread)} (target {target.comparison} {target.bound:.2f}): {_VERDICT[target.met]}"
     )
+
+
+def _spread(spread: stats.Spread) -> str:
+    """A ratio's median in bold, its middle half in brackets."""
+    return f"**{spread.median:.3f}** [{spread.q1:.3f}-{spread.q3:.3f}]"
+
+
+def _range(low: float, high: float) -> str:
+    """Two shares as percentages: one, if they round alike."""
+    low_text, high_text = f"{low:.0%}", f"{high:.0%}"
+    return low_text if low_text == high_text else f"{low_text} to {high_text}"
+
+
+def _busy(run: Run) -> float:
+    """How much of its one CPU the server kept busy over the run."""
+    return run.cpu_us_per_call * run.calls_per_second / 1e6
 
 
 if __name__ == "__main__":
