@@ -231,8 +231,8 @@ def _report(contenders: list[Contender], args: argparse.Namespace) -> tuple[str,
         f"- Every server answered {PROBE_CALLS} grpcio calls on its path with its request OK"
         " before and after its load (h2load counts HTTP 200s only, and gRPC errors arrive in"
         " the trailers of a 200).",
-        "- The service's own `grpc_server_handled_total` confirmed that all"
-        f" {args.rounds * (args.calls + args.latency_calls)} measured calls returned OK.",
+        "- In each of the service's contenders, its own `grpc_server_handled_total` confirmed"
+        f" that all {args.rounds * (args.calls + args.latency_calls)} measured calls returned OK.",
         f"- Load average (1 min) at the start and end: {args.load[0]:.1f} and {args.load[1]:.1f}"
         f" on {os.cpu_count()} CPUs (the machine is shared).",
         "- How the service's design choices were measured: `docs/performance.md`.",
