@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -15,28 +14,31 @@ from recommendations.domain import Category
 from recommendations.recommender import Recommender
 
 from benchmarks.run import FIXED_PAGE_SERVICE
-from harness.ports import accepts, free_port
 from harness.processes import Supervisor
+from harness.service import Replica, build_catalog
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 
 @pytest.fixture(scope="module")
-def stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[v2_grpc.RecommendationsServiceStub]:
-    """A stub of the fixed-page service, started as the bench starts it, on the packaged catalog."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "RECOMMENDATIONS_PORT": str(port),
-        "RECOMMENDATIONS_METRICS_PORT": str(free_port()),
-        "RECOMMENDATIONS_BIND": "127.0.0.1",
-    }
-    env.pop("RECOMMENDATIONS_CATALOG", None)
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("catalog") / "catalog.sqlite3"
+    build_catalog(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def stub(
+    tmp_path_factory: pytest.TempPathFactory, catalog: Path
+) -> Iterator[v2_grpc.RecommendationsServiceStub]:
+    """A stub of the fixed-page service, started as the bench starts it."""
     with Supervisor(tmp_path_factory.mktemp("logs")) as supervisor:
-        process = supervisor.start("fixed-page", [sys.executable, str(FIXED_PAGE_SERVICE)], env)
-        supervisor.wait_ready("fixed-page", process, lambda: accepts(port), timeout=15)
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        command = (sys.executable, str(FIXED_PAGE_SERVICE))
+        replica = Replica(supervisor, "fixed-page", catalog, command=command)
+        replica.start()
+        with grpc.insecure_channel(replica.address) as channel:
             yield v2_grpc.RecommendationsServiceStub(channel)
 
 
@@ -48,9 +50,9 @@ def _ids(stub: v2_grpc.RecommendationsServiceStub, reader_id: str) -> list[int]:
 
 
 def test_every_reader_gets_the_page_the_first_reader_was_given(
-    stub: v2_grpc.RecommendationsServiceStub,
+    stub: v2_grpc.RecommendationsServiceStub, catalog: Path
 ) -> None:
-    recommender = Recommender(load_catalog(None))
+    recommender = Recommender(load_catalog(catalog))
     first, second = (
         [book.id for book in recommender.page(reader, Category.MYSTERY, 3, "")[0]]
         for reader in ("reader-1", "reader-2")
