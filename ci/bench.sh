@@ -10,7 +10,7 @@ need_bench_tools
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 recommendations-server build-catalog --output "$tmp/catalog.sqlite3" >/dev/null
-log "benchmarking (about 7 minutes); keep the machine otherwise idle for steady figures"
+log "benchmarking (about 8 minutes); keep the machine otherwise idle for steady figures"
 python -m benchmarks.run --catalog "$tmp/catalog.sqlite3" --output docs/benchmarks.md "$@"
 log "wrote docs/benchmarks.md"
 need_apt wrk wrk
