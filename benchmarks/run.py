@@ -137,7 +137,7 @@ def _contenders(tmp: Path, catalog: Path, otlp_endpoint: str) -> list[Contender]
             SERVICE_TRACED,
             f"this service, tracing on ({TRACED_RATIO:.0%} ratio, OTLP/gRPC to a local receiver)",
             server,
-            env={**service, **tracing(otlp_endpoint), **_exporter(SERVICE_TRACED)},
+            env={**service, **tracing(otlp_endpoint), **_tagged(SERVICE_TRACED)},
         ),
         Contender(
             SERVICE_FIXED_PAGE,
@@ -150,12 +150,12 @@ def _contenders(tmp: Path, catalog: Path, otlp_endpoint: str) -> list[Contender]
             "this service, tracing on, its server spans only started and ended by the SDK"
             " (bench only)",
             [sys.executable, str(SDK_SPANS_SERVICE)],
-            env={**service, **tracing(otlp_endpoint), **_exporter(SERVICE_SDK_SPANS)},
+            env={**service, **tracing(otlp_endpoint), **_tagged(SERVICE_SDK_SPANS)},
         ),
     ]
 
 
-def _exporter(name: str) -> dict[str, str]:
+def _tagged(name: str) -> dict[str, str]:
     """The standard variable that tags a traced contender's spans, so each can be counted."""
     return {"OTEL_RESOURCE_ATTRIBUTES": f"{_CONTENDER}={name}"}
 
