@@ -4,11 +4,13 @@ grpcio's sync server gives a call a worker thread as soon as its headers arrive;
 waits for the request. One connection may have only RECOMMENDATIONS_MAX_CALLS_PER_CONNECTION
 calls open, fewer than the workers, so one client holding many idle calls (or idle reflection
 streams) holds only its share. tests/hostile attacks the same limit from a raw HTTP/2 client that
-ignores it.
+ignores it. A client that keeps to it but starts a burst beyond its share may have a few calls
+refused, never run, which a retry policy recovers.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -143,6 +145,76 @@ def test_calls_beyond_the_limit_are_refused_at_once(
             channel.close()
     assert codes == {"RESOURCE_EXHAUSTED": 8, "DEADLINE_EXCEEDED": 8}
     assert _others_calls(running.port) == {"OK": 20}
+
+
+BURST = 64
+"""Calls a client starts at once on one connection: far more than its share (8)."""
+_RETRY_UNAVAILABLE = json.dumps(
+    {
+        "methodConfig": [
+            {
+                "name": [{"service": "bookshop.recommendations.v2.RecommendationsService"}],
+                "retryPolicy": {
+                    "maxAttempts": 5,
+                    "initialBackoff": "0.02s",
+                    "maxBackoff": "0.1s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ]
+    }
+)
+
+
+def _burst(port: int, options: list[tuple[str, str | int]]) -> Counter[str]:
+    """`BURST` calls started at once on one connection (connected first), by outcome."""
+    with grpc.insecure_channel(f"127.0.0.1:{port}", [*OWN_CONNECTION, *options]) as channel:
+        recommend = RecommendationsServiceStub(channel).Recommend
+        request = RecommendRequest(reader_id="reader", category=BOOK_CATEGORY_MYSTERY)
+        recommend(request, timeout=10)
+        calls = [recommend.future(request, timeout=10) for _ in range(BURST)]
+        return Counter(_code(call.result) for call in calls)
+
+
+def _handled_ok(running: RunningServer) -> float:
+    sample = {
+        "grpc_service": "bookshop.recommendations.v2.RecommendationsService",
+        "grpc_method": "Recommend",
+        "grpc_type": "unary",
+        "grpc_code": "OK",
+    }
+    return running.registry.get_sample_value("grpc_server_handled_total", sample) or 0.0
+
+
+def test_a_burst_beyond_the_share_may_be_refused_in_part_and_the_refused_never_ran(
+    start_server: Callable[..., RunningServer],
+) -> None:
+    # gRPC core counts a finished call until the server has let go of it, while the client
+    # starts its next call as soon as it sees the last one end: some of a burst's calls
+    # beyond the share are refused (REFUSED_STREAM, which gRPC maps to UNAVAILABLE).
+    running = start_server()
+    outcomes: Counter[str] = Counter()
+    for _ in range(10):
+        outcomes += _burst(running.port, [])
+        if outcomes["UNAVAILABLE"]:
+            break
+    assert set(outcomes) == {"OK", "UNAVAILABLE"}, outcomes
+    # Each burst's first call, and only the calls that reached their client OK, ever ran.
+    bursts = sum(outcomes.values()) // BURST
+    assert _handled_ok(running) == bursts + outcomes["OK"]
+
+
+def test_a_burst_beyond_the_share_is_whole_with_a_retry_policy(
+    start_server: Callable[..., RunningServer],
+) -> None:
+    # What the threat model tells clients: UNAVAILABLE is safe to retry, and gRPC's own
+    # retry policy (the website's channel has one) makes such a burst whole, each call run once.
+    running = start_server()
+    retrying = [("grpc.service_config", _RETRY_UNAVAILABLE), ("grpc.enable_retries", 1)]
+    for _ in range(3):
+        assert _burst(running.port, retrying) == {"OK": BURST}
+    assert _handled_ok(running) == 3 * (BURST + 1)
 
 
 def test_open_health_watches_hold_no_worker(start_server: Callable[..., RunningServer]) -> None:
