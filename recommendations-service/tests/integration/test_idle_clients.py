@@ -149,11 +149,12 @@ def test_calls_beyond_the_limit_are_refused_at_once(
 
 BURST = 64
 """Calls a client starts at once on one connection: far more than its share (8)."""
+V2_SERVICE = "bookshop.recommendations.v2.RecommendationsService"
 _RETRY_UNAVAILABLE = json.dumps(
     {
         "methodConfig": [
             {
-                "name": [{"service": "bookshop.recommendations.v2.RecommendationsService"}],
+                "name": [{"service": V2_SERVICE}],
                 "retryPolicy": {
                     "maxAttempts": 5,
                     "initialBackoff": "0.02s",
@@ -179,7 +180,7 @@ def _burst(port: int, options: list[tuple[str, str | int]]) -> Counter[str]:
 
 def _handled_ok(running: RunningServer) -> float:
     sample = {
-        "grpc_service": "bookshop.recommendations.v2.RecommendationsService",
+        "grpc_service": V2_SERVICE,
         "grpc_method": "Recommend",
         "grpc_type": "unary",
         "grpc_code": "OK",
