@@ -188,7 +188,8 @@ def _old_server(oldest: Client, supervisor: Supervisor, workdir: Path, catalog: 
         return Cell(label, "-", server_label, False, "FAILED: " + "; ".join(problems))
     books = ", ".join(str(page.books) for page in pages)
     result = f"passed ({len(pages)} pages, {books} books, no author, {_BOOK_PAGE} a notice, "
-    return Cell(label, "-", server_label, True, result + "nothing logged at WARNING or above)")
+    result += "nothing logged at WARNING or above while serving)"
+    return Cell(label, "-", server_label, True, result)
 
 
 if __name__ == "__main__":
