@@ -67,11 +67,17 @@ class _MethodMetrics:
         self._handled = metrics.handled
         self.started = metrics.started.labels(*labels)
         self.handling_seconds = metrics.handling_seconds.labels(*labels)
+        # OK's child exists from the method's first call on, so its series does too, and most
+        # calls find it without a dict lookup (StatusCode's hash is Enum's, in Python).
+        self._ok = metrics.handled.labels(*labels, grpc.StatusCode.OK.name)
         self.handled: dict[grpc.StatusCode, Counter] = {}
 
     def finish(self, code: grpc.StatusCode, start: float) -> None:
         """Count a call that ended with `code`, started at `start` (perf_counter)."""
         self.handling_seconds.observe(perf_counter() - start)
+        if code is grpc.StatusCode.OK:
+            self._ok.inc()
+            return
         handled = self.handled.get(code)
         if handled is None:
             handled = self.handled[code] = self._handled.labels(*self._labels, code.name)
