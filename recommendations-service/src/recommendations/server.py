@@ -6,6 +6,7 @@ loop: start, wait for SIGTERM or SIGINT, then shut down gracefully.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -51,6 +52,10 @@ if TYPE_CHECKING:
 
 MAX_REQUEST_BYTES = 64 * 1024
 """Requests larger than this are refused with RESOURCE_EXHAUSTED before any handler runs."""
+
+YOUNG_COLLECTION_THRESHOLD = 5_000
+"""Net allocations of tracked objects between two collections of the youngest generation, where
+CPython's default is 700 (see `tune_garbage_collection`)."""
 
 _log = logging.getLogger(__name__)
 
@@ -206,6 +211,7 @@ def serve(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     running = start(settings, catalog, tracer_provider, shared_port=shared_port)
+    tune_garbage_collection()
     _log.info(
         "serving",
         extra={
@@ -235,6 +241,24 @@ def serve(
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     running.shutdown()
+
+
+def tune_garbage_collection() -> None:
+    """Leave the objects made at start-up out of every later collection, and collect the
+    youngest generation less often.
+
+    The catalog, the imported modules and grpcio's state live as long as the process, so
+    `gc.freeze()` moves them to the permanent generation: a full collection walked all of them
+    again (13 to 19 ms under load, pushing the calls' code and data out of the CPU's caches)
+    and freed nothing. Calls leave almost nothing for the collector to free, yet with CPython's
+    default young threshold of 700 it ran every 40 calls or so, and each run moved the objects of
+    the calls in flight to an older generation, which set off a full collection every 5,000
+    calls. A loaded server spent 5 to 8% less CPU per call with either change
+    (docs/performance.md). Call it once the server has started, in the process that serves.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD)
 
 
 def _server(
