@@ -12,6 +12,7 @@ import ast
 import os
 import subprocess
 import sys
+import zlib
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -124,6 +125,50 @@ def test_a_permutation_is_a_bijection_of_its_positions(size: int, key: bytes) ->
     assert sorted(permutation.positions(0, size)) == list(range(size))
     middle = size // 3
     assert permutation.positions(middle, size) == permutation.positions(0, size)[middle:]
+
+
+def _kensler(index: int, size: int, key: int) -> int:
+    """Kensler's `permute(i, l, p)` as his paper prints it in C, on 32-bit unsigned ints, then
+    the final rotation `(i + p) % l` without C's wrap at 2^32, as the service adds it."""
+    u32 = 0xFFFFFFFF
+    w = (1 << (size - 1).bit_length()) - 1 if size > 1 else 0
+    i = index
+    while True:
+        i ^= key
+        i = i * 0xE170893D & u32
+        i ^= key >> 16
+        i ^= (i & w) >> 4
+        i ^= key >> 8
+        i = i * 0x0929EB3F & u32
+        i ^= key >> 23
+        i ^= (i & w) >> 1
+        i = i * (1 | key >> 27) & u32
+        i = i * 0x6935FA69 & u32
+        i ^= (i & w) >> 11
+        i = i * 0x74DCB303 & u32
+        i ^= (i & w) >> 2
+        i = i * 0x9E501CC3 & u32
+        i ^= (i & w) >> 2
+        i = i * 0xC860A3DF & u32
+        i &= w
+        i ^= i >> 5
+        if i < size:
+            return (i + key) % size
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    size=st.integers(min_value=1, max_value=2**32),
+    key=st.binary(max_size=40),
+    start=st.integers(min_value=0),
+)
+def test_an_order_is_the_papers_permutation(size: int, key: bytes, start: int) -> None:
+    # Replicas of different releases serve one reader's pages during a rolling deploy, so no
+    # change to how the positions are computed may change them.
+    start %= size
+    end = min(size, start + 30)
+    expected = [_kensler(index, size, zlib.crc32(key)) for index in range(start, end)]
+    assert _Permutation(size, key).positions(start, end) == expected
 
 
 def _orders() -> list[list[int]]:
