@@ -150,19 +150,19 @@ class Recommender:
 class _Permutation:
     """A keyed pseudo-random permutation of 0 to `size` - 1, any stretch of it in O(its length).
 
-    Kensler's hash permutation ("Correlated Multi-Jittered Sampling", Pixar, 2013): a chain of
-    steps that are each a bijection of the numbers below the next power of two (a xor with a
-    constant, a multiply by an odd constant, a xorshift to the right), so the chain is one too; a
-    result at or above `size` goes through the chain again (cycle-walking) until it lands below
-    `size`, which keeps it a bijection of 0 to `size` - 1, and fewer than half the numbers are
-    above `size`. A final rotation by the key spreads the first places evenly over the books.
-    Every step works modulo the power of two, and a product modulo it depends only on the
-    multiplier modulo it, so the multipliers are reduced once for each power of two
-    (`_reduced_multipliers`) and the keyed multiply is folded into the next one: the results are
-    the paper's (tests/unit/test_order.py holds them to its C), and the products stay below 2^30,
-    one digit of a Python int, up to 32,768 books a category. The key enters several steps as a 32-bit CRC of `key`, the same in every
-    process (Python's `hash()` of bytes is salted per process). Kensler searched its constants
-    for avalanche; an eight-round Feistel network of the same statistical spread
+    Kensler's hash permutation ("Correlated Multi-Jittered Sampling", Pixar, 2013): a chain of steps
+    that are each a bijection of the numbers below the next power of two (a xor with a constant, a
+    multiply by an odd constant, a xorshift to the right), so the chain is one too; a result at or
+    above `size` goes through the chain again (cycle-walking) until it lands below `size`, which
+    keeps it a bijection of 0 to `size` - 1, and fewer than half the numbers are above `size`. A
+    final rotation by the key spreads the first places evenly over the books. Every step works
+    modulo the power of two, and a product modulo it depends only on the multiplier modulo it, so
+    the multipliers are reduced once for each power of two (`_reduced_multipliers`) and the keyed
+    multiply is folded into the next one: the results are the paper's (tests/unit/test_order.py
+    holds them to its C), and the products stay below 2^30, one digit of a Python int, up to 32,768
+    books a category. The key enters several steps as a 32-bit CRC of `key`, the same in every
+    process (Python's `hash()` of bytes is salted per process). Kensler searched its constants for
+    avalanche; an eight-round Feistel network of the same statistical spread
     (tests/unit/test_order.py) cost 2.2 us a position here, this chain 0.9 us. At the packaged
     catalog's 67 mystery books the chain runs about twice a position (67 of its 128 results are
     places), and the homepage's three positions took 3.8 us with the full multipliers, 2.6 us
