@@ -158,14 +158,14 @@ class _Permutation:
     final rotation by the key spreads the first places evenly over the books. Every step works
     modulo the power of two, and a product modulo it depends only on the multiplier modulo it, so
     the multipliers are reduced once for each power of two (`_reduced_multipliers`) and the keyed
-    multiply is folded into the next one: the results are the paper's (tests/unit/test_order.py
-    holds them to its C), and the products stay below 2^30, one digit of a Python int, up to 32,768
-    books a category. The key enters several steps as a 32-bit CRC of `key`, the same in every
-    process (Python's `hash()` of bytes is salted per process). Kensler searched its constants for
-    avalanche; an eight-round Feistel network of the same statistical spread
-    (tests/unit/test_order.py) cost 2.2 us a position here, this chain 0.9 us. At the packaged
-    catalog's 67 mystery books the chain runs about twice a position (67 of its 128 results are
-    places), and the homepage's three positions took 3.8 us with the full multipliers, 2.6 us
+    multiply is folded into the next one: the chain's results are the paper's
+    (tests/unit/test_order.py holds them to its C), and the products stay below 2^30, one digit of a
+    Python int, up to 32,768 books a category. The key enters several steps as a 32-bit CRC of
+    `key`, the same in every process (Python's `hash()` of bytes is salted per process). Kensler
+    searched its constants for avalanche; an eight-round Feistel network of the same statistical
+    spread (tests/unit/test_order.py) cost 2.2 us a position here, this chain 0.9 us. At the
+    packaged catalog's 67 mystery books the chain runs about twice a position (67 of its 128 results
+    are places), and the homepage's three positions took 3.8 us with the full multipliers, 2.6 us
     reduced.
 
     >>> sorted(_Permutation(10, b"mystery/20000/7").positions(0, 10))
